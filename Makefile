@@ -1,0 +1,26 @@
+# coprs-infra: offline preview, tests and tools. Everything runs without a cloud or the Pulumi CLI.
+STACK ?= dev
+PYTHON ?= python3
+VENV ?= venv
+PY := $(VENV)/bin/python
+PLAN_OUT ?= plan-$(STACK).json
+
+.PHONY: help venv plan test
+
+help:
+	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
+	@echo "make test                                         the whole test suite"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+plan: venv
+	$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT)
+
+test: venv
+	$(PY) -m pytest -q

@@ -1,0 +1,1 @@
+"""coprs-infra: the Copernicus Reference System platform as a Pulumi program."""

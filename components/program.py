@@ -1,0 +1,23 @@
+"""The whole program, as a function of the validated config: config → cloud → cluster → platform/storage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from .cloud import Cloud
+from .config import StackConfig
+
+
+def build(cfg: StackConfig) -> dict[str, Any]:
+    """Declare every layer; return the stack outputs (secrets already wrapped)."""
+    outputs: dict[str, Any] = {"environment": cfg.environment, "domain": cfg.domain}
+    cloud = Cloud("cloud", cfg) if cfg.provisions_cloud else None
+    if cloud is not None:
+        outputs["nodes"] = cloud.node_table
+        outputs["bastionAddresses"] = cloud.bastion_addresses
+        outputs["ingressAddress"] = cloud.ingress_address
+        outputs["apiEndpoint"] = cloud.api_endpoint
+        outputs["sshPrivateKey"] = pulumi.Output.secret(cloud.ssh_key.private_key_openssh)
+    return outputs
