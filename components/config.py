@@ -404,7 +404,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         raise ConfigError(
             [f"{NAMESPACE}:{k} is not a known key; allowed: " + ", ".join(SECTIONS) for k in unknown]
         )
-    data = {SECTIONS[k]: v for k, v in raw.items() if k in SECTIONS}
+    data = {k: v for k, v in raw.items() if k in SECTIONS}
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as err:

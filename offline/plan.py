@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
+import yaml
+
 from components.config import ConfigError
 
 from .harness import RunResult, run_stack
@@ -91,13 +93,22 @@ def render_summary(result: RunResult, extra: list[str]) -> str:
     return "\n".join(out + extra)
 
 
+def _read_stack_file(path: str) -> dict:
+    try:
+        return yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError([f"cannot read stack file {path}: {err}".replace("\n", " ")]) from None
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
     ap.add_argument("--stack", default="dev")
     ap.add_argument("--out", default=None, help="plan JSON path (default plan-<stack>.json)")
+    ap.add_argument("--stack-file", default=None, help="read the stack config from this file instead of Pulumi.<stack>.yaml")
     args = ap.parse_args(argv)
     try:
-        result = run_stack(args.stack)
+        document = _read_stack_file(args.stack_file) if args.stack_file else None
+        result = run_stack(args.stack, document=document)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
