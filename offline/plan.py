@@ -48,7 +48,9 @@ def namespace_of(inputs: dict[str, Any]) -> Optional[str]:
 
 def extensions() -> list[Any]:
     """Further plan sections, each `(result, plan) -> summary lines`; each may add keys to the plan."""
-    return []
+    from .waves import plan_section as waves_and_critical_path
+
+    return [waves_and_critical_path]
 
 
 def build_plan(result: RunResult) -> tuple[dict[str, Any], list[str]]:
