@@ -1,0 +1,237 @@
+"""`make diff`: resource-level difference of two plans, replacements, aliases, text and Markdown."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from offline import diff as plan_diff
+from offline.plan import build_plan
+from tests.conftest import stack_run
+
+INSTANCE = "openstack:compute/instance:Instance"
+PORT = "openstack:networking/port:Port"
+
+
+def plan_of(stack: str, overrides: dict | None = None) -> dict:
+    plan, _ = build_plan(stack_run(stack, overrides))
+    return json.loads(json.dumps(plan, default=str))
+
+
+@pytest.fixture(scope="module")
+def dev_plan() -> dict:
+    return plan_of("dev")
+
+
+def _by_urn(plan: dict) -> dict[str, dict]:
+    return {r["urn"]: r for r in plan["resources"]}
+
+
+def test_one_more_worker_shows_exactly_the_new_node_and_what_depends_on_it(dev_plan):
+    head = plan_of("dev", {"coprs:nodeGroups.infra.count": 4})
+    d = plan_diff.diff_plans(dev_plan, head)
+    old, new = _by_urn(dev_plan), _by_urn(head)
+    born = set(new) - set(old)
+
+    node = {u for u in born if new[u]["name"].startswith("coprs-dev-infra-4")}
+    assert {new[u]["type"] for u in node} >= {PORT, INSTANCE}
+    # every other new resource waits (transitively) for the new node: e.g. its load-balancer members
+    closure = set(node)
+    for r in head["resources"]:
+        if set(r["dependencies"]) & closure:
+            closure.add(r["urn"])
+    assert born <= closure
+    assert {r["urn"] for r in d.added} == born
+    assert any(r["type"] == "openstack:loadbalancer/member:Member" for r in d.added)
+
+    # what else is reported is exactly what now depends on a new resource
+    dependents = {u for u in set(new) & set(old) if set(new[u]["dependencies"]) & born}
+    assert {c.urn for c in d.changed} | {w.urn for w in d.rewired} == dependents
+    assert not d.removed and not d.replaced and not d.moved
+    assert d.outputs == {"nodes": "changed"}
+
+    text = plan_diff.render_text(d)
+    assert f"{len(born)} to add" in text and "0 to delete" in text
+    assert "+ openstack:compute/instance:Instance  coprs-dev-infra-4" in text
+
+
+def test_no_change_is_no_change(dev_plan):
+    d = plan_diff.diff_plans(dev_plan, copy.deepcopy(dev_plan))
+    assert d.empty
+    assert "no changes" in plan_diff.render_text(d)
+    assert "No resource changes" in plan_diff.render_markdown(d)
+
+
+def test_image_change_replaces_instances_and_flavor_change_resizes_them(dev_plan):
+    image = plan_diff.diff_plans(dev_plan, plan_of("dev", {"coprs:nodeGroups.infra.image": "coprs-ubuntu-26.04"}))
+    assert {c.type for c in image.replaced} == {INSTANCE}
+    assert len(image.replaced) == 3
+    assert all(plan_diff.path_text(p).startswith("blockDevices[0].uuid") for c in image.replaced for p in c.replace)
+
+    flavor = plan_diff.diff_plans(dev_plan, plan_of("dev", {"coprs:nodeGroups.infra.flavor": "s3.2xlarge.4"}))
+    assert not flavor.replaced
+    assert {(c.type, tuple(map(plan_diff.path_text, c.paths))) for c in flavor.updated} == {(INSTANCE, ("flavorName",))}
+
+
+@pytest.mark.parametrize(
+    "type_, path, replaced",
+    [
+        (INSTANCE, ("flavorName",), False),
+        (INSTANCE, ("name",), False),
+        (INSTANCE, ("metadata", "group"), False),
+        (INSTANCE, ("keyPair",), True),
+        (INSTANCE, ("userData",), True),
+        (INSTANCE, ("availabilityZone",), True),
+        (INSTANCE, ("networks", 0, "port"), True),
+        (INSTANCE, ("blockDevices",), True),
+        (INSTANCE, ("schedulerHints", 0, "group"), True),
+        (PORT, ("networkId",), True),
+        (PORT, ("fixedIps", 0, "ipAddress"), False),
+        (PORT, ("securityGroupIds",), False),
+        ("openstack:blockstorage/volume:Volume", ("size",), False),
+        ("openstack:blockstorage/volume:Volume", ("availabilityZone",), True),
+        ("openstack:networking/secGroupRule:SecGroupRule", ("remoteIpPrefix",), True),
+        ("openstack:networking/secGroupRule:SecGroupRule", ("description",), True),
+        ("openstack:networking/subnet:Subnet", ("cidr",), True),
+        ("openstack:networking/subnet:Subnet", ("dnsNameservers",), False),
+        ("openstack:compute/serverGroup:ServerGroup", ("policies",), True),
+        ("openstack:networking/floatingIp:FloatingIp", ("pool",), True),
+        ("openstack:loadbalancer/loadBalancer:LoadBalancer", ("vipSubnetId",), True),
+        ("openstack:loadbalancer/loadBalancer:LoadBalancer", ("description",), False),
+        ("openstack:loadbalancer/listener:Listener", ("protocolPort",), True),
+        ("openstack:loadbalancer/pool:Pool", ("lbMethod",), False),
+        ("openstack:loadbalancer/member:Member", ("address",), True),
+        ("openstack:loadbalancer/monitor:Monitor", ("delay",), False),
+        ("kubernetes:helm.sh/v3:Release", ("namespace",), True),
+        ("kubernetes:helm.sh/v3:Release", ("values", "replicas"), False),
+        ("kubernetes:helm.sh/v3:Release", ("version",), False),
+        ("kubernetes:apps/v1:Deployment", ("spec", "selector", "matchLabels", "app"), True),
+        ("kubernetes:apps/v1:Deployment", ("spec", "replicas"), False),
+        ("kubernetes:core/v1:ConfigMap", ("data", "config.yaml"), True),
+        ("kubernetes:core/v1:Secret", ("stringData", "password"), True),
+        ("kubernetes:core/v1:Namespace", ("metadata", "labels", "team"), False),
+        ("kubernetes:core/v1:Namespace", ("metadata", "name"), True),
+        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", ("metadata", "namespace"), True),
+        ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", ("spec", "endpoints"), False),
+        ("command:local:Command", ("triggers", 0), True),
+        ("command:local:Command", ("create",), False),
+        ("random:index/randomPassword:RandomPassword", ("length",), True),
+        ("tls:index/privateKey:PrivateKey", ("algorithm",), True),
+        ("tls:index/selfSignedCert:SelfSignedCert", ("earlyRenewalHours",), False),
+        ("tls:index/selfSignedCert:SelfSignedCert", ("dnsNames",), True),
+        ("coprs:cloud:NodeGroup", ("anything",), False),
+    ],
+)
+def test_replacement_table(type_, path, replaced):
+    assert plan_diff.is_replacement(type_, path) is replaced
+
+
+def test_a_resources_own_replace_on_changes_option_counts():
+    assert plan_diff.is_replacement("pulumi-python:dynamic:Resource", ("bucket",), ["bucket"])
+    assert not plan_diff.is_replacement("pulumi-python:dynamic:Resource", ("tags",), ["bucket"])
+    assert plan_diff.is_replacement("pulumi-python:dynamic:Resource", ("tags",), ["*"])
+
+
+def _edit(plan: dict, name: str, **changes) -> dict:
+    out = copy.deepcopy(plan)
+    hits = [r for r in out["resources"] if r["name"] == name]
+    assert len(hits) == 1
+    hits[0].update(changes)
+    return out
+
+
+def test_changed_keys_are_listed_and_protected_replacements_flagged(dev_plan):
+    vol = next(r for r in dev_plan["resources"] if r["type"] == "openstack:blockstorage/volume:Volume")
+    assert vol["protect"]
+    head = _edit(dev_plan, vol["name"], inputs={**vol["inputs"], "size": 200, "availabilityZone": "eu-west-0b"})
+    d = plan_diff.diff_plans(dev_plan, head)
+    (c,) = d.changed
+    assert [plan_diff.path_text(p) for p in c.paths] == ["availabilityZone", "size"]
+    assert [plan_diff.path_text(p) for p in c.replace] == ["availabilityZone"]
+    assert "WARNING: protected resource would be replaced" in plan_diff.render_text(d)
+    assert "[!WARNING]" in plan_diff.render_markdown(d)
+
+
+def test_secrets_stay_masked(dev_plan):
+    key = next(r for r in dev_plan["resources"] if r["type"] == "openstack:compute/keypair:Keypair")
+    head = _edit(dev_plan, key["name"], inputs={**key["inputs"], "publicKey": "[secret]", "name": "other"})
+    text = plan_diff.render_text(plan_diff.diff_plans(dev_plan, head))
+    assert "publicKey" in text and "name" in text
+    assert "ssh-ed25519" not in text
+
+
+def _rename(plan: dict, urn: str, name: str | None = None, parent: str | None = None) -> dict:
+    """What the plan looks like after renaming a resource or moving it under another parent."""
+    out = copy.deepcopy(plan)
+    by_urn = _by_urn(out)
+    r = by_urn[urn]
+    new_parent = by_urn[parent] if parent else by_urn[r["parent"]] if r["parent"] in by_urn else None
+    chain = new_parent["urn"].split("::")[2] + "$" if new_parent else ""
+    new_urn = "::".join(urn.split("::")[:2] + [chain + r["type"], name or r["name"]])
+    r.update(urn=new_urn, name=name or r["name"], parent=new_parent["urn"] if new_parent else r["parent"])
+    for other in out["resources"]:
+        other["dependencies"] = [new_urn if u == urn else u for u in other["dependencies"]]
+        if other["parent"] == urn:
+            other["parent"] = new_urn
+    return out
+
+
+def test_a_renamed_resource_is_reported_with_its_alias(dev_plan):
+    rule = next(r for r in dev_plan["resources"] if r["type"] == "openstack:networking/secGroupRule:SecGroupRule")
+    d = plan_diff.diff_plans(dev_plan, _rename(dev_plan, rule["urn"], name="renamed-rule"))
+    assert not d.added and not d.removed and not d.changed
+    (m,) = d.moved
+    assert m.renamed and not m.reparented
+    assert m.alias() == f'aliases=[pulumi.Alias(name="{rule["name"]}")]'
+    assert "renamed-rule" in plan_diff.render_text(d) and "pulumi.Alias" in plan_diff.render_markdown(d)
+
+
+def test_a_reparented_resource_is_reported_with_its_alias(dev_plan):
+    rule = next(r for r in dev_plan["resources"] if r["type"] == "openstack:networking/secGroupRule:SecGroupRule")
+    cloud = next(r for r in dev_plan["resources"] if r["type"] == "coprs:cloud:Cloud")
+    d = plan_diff.diff_plans(dev_plan, _rename(dev_plan, rule["urn"], parent=cloud["urn"]))
+    (m,) = d.moved
+    assert m.reparented and not m.renamed
+    assert m.old_parent == rule["parent"] and m.new_parent == cloud["urn"]
+    assert f'parent="{rule["parent"]}"' in m.alias()
+
+
+def test_a_renamed_component_is_one_alias_not_a_move_of_each_child(dev_plan):
+    group = next(r for r in dev_plan["resources"] if r["type"] == "coprs:cloud:NodeGroup" and r["name"].endswith("infra"))
+    kids = [r for r in dev_plan["resources"] if r["parent"] == group["urn"]]
+    assert kids
+    d = plan_diff.diff_plans(dev_plan, _rename(dev_plan, group["urn"], name="coprs-dev-workers"))
+    assert [(m.old_name, m.new_name) for m in d.moved] == [(group["name"], "coprs-dev-workers")]
+    assert not d.added and not d.removed and not d.changed
+
+
+def test_same_type_different_inputs_is_delete_and_create(dev_plan):
+    rule = next(r for r in dev_plan["resources"] if r["type"] == "openstack:networking/secGroupRule:SecGroupRule")
+    head = _rename(dev_plan, rule["urn"], name="other-rule")
+    next(r for r in head["resources"] if r["name"] == "other-rule")["inputs"]["portRangeMin"] = 1
+    d = plan_diff.diff_plans(dev_plan, head)
+    assert not d.moved and len(d.added) == 1 and len(d.removed) == 1
+
+
+def test_command_line_text_and_markdown(dev_plan, tmp_path, capsys):
+    base, head = tmp_path / "base.json", tmp_path / "head.json"
+    base.write_text(json.dumps(dev_plan))
+    head.write_text(json.dumps(plan_of("dev", {"coprs:nodeGroups.infra.count": 4})))
+    assert plan_diff.main([str(base), str(head)]) == 0
+    assert "Added" in capsys.readouterr().out
+    out = tmp_path / "diff.md"
+    assert plan_diff.main([str(base), str(head), "--format", "markdown", "--out", str(out)]) == 0
+    md = out.read_text()
+    assert md.startswith("### Offline plan diff") and "<details><summary>Added" in md and "| add |" in md
+
+
+def test_a_missing_plan_is_a_one_line_error(tmp_path):
+    with pytest.raises(SystemExit) as err:
+        plan_diff.main([str(tmp_path / "nope.json"), str(tmp_path / "nope.json")])
+    assert str(err.value).startswith("error: cannot read plan") and "\n" not in str(err.value)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    with pytest.raises(SystemExit, match="is not a plan JSON"):
+        plan_diff.main([str(bad), str(bad)])
