@@ -5,10 +5,12 @@ VENV ?= venv
 PY := $(VENV)/bin/python
 PLAN_OUT ?= plan-$(STACK).json
 
-.PHONY: help venv plan test
+.PHONY: help venv plan test diff bench
 
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
+	@echo "make diff BASE=old.json HEAD=new.json [FORMAT=text|markdown]   resource-level diff of two plans"
+	@echo "make bench                                        offline preview time and memory: dev, prod, 50/200/500 workers"
 	@echo "make test                                         the whole test suite"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -24,3 +26,11 @@ plan: venv
 
 test: venv
 	$(PY) -m pytest -q
+
+FORMAT ?= text
+diff: venv
+	@test -n "$(BASE)" -a -n "$(HEAD)" || { echo "usage: make diff BASE=old.json HEAD=new.json [FORMAT=text|markdown]" >&2; exit 2; }
+	$(PY) -m offline.diff $(BASE) $(HEAD) --format $(FORMAT)
+
+bench: venv
+	$(PY) -m bench.run
