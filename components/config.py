@@ -211,6 +211,10 @@ class ClusterConfig(Model):
 # object storage
 
 
+# The platform's buckets, by suffix: `<bucketPrefix>-<suffix>` (architecture §6).
+BUCKETS = ("thanos", "loki", "es-processing", "es-security", "backups")
+
+
 class ObjectStorageConfig(Model):
     endpoint: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")
     region: str = "eu-west-0"
@@ -219,6 +223,14 @@ class ObjectStorageConfig(Model):
     force_destroy: list[str] = []
     addressing_style: Literal["path", "virtual"] = "path"
     verify_tls: bool = True
+
+    @field_validator("force_destroy")
+    @classmethod
+    def _known_buckets(cls, v: list[str]) -> list[str]:
+        unknown = [b for b in v if b not in BUCKETS]
+        if unknown:
+            raise ValueError(f"unknown bucket {', '.join(unknown)}; allowed: {', '.join(BUCKETS)}")
+        return v
 
 
 # ---------------------------------------------------------------------------------------------

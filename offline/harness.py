@@ -368,6 +368,9 @@ DEFAULT_FAKERS: dict[str, Faker] = {
     "command:remote:Command": _fake_command,
     "pulumi:pulumi:StackReference": _fake_stack_reference,
     "kubernetes:helm.sh/v3:Release": _fake_release,
+    # What the bucket provider reports after creating a bucket on a store with every feature.
+    "pulumi-python:dynamic/storage:Bucket": lambda m, a: {
+        "versioningStatus": "Enabled", "encryptionStatus": "AES256", "publicAccess": "blocked", "adopted": False},
 }
 
 

@@ -49,9 +49,6 @@ class BucketResource(dynamic.Resource, module="storage", name="Bucket"):
 
     bucket: pulumi.Output[str]
     endpoint: pulumi.Output[str]
-    versioning_status: pulumi.Output[str]
-    encryption_status: pulumi.Output[str]
-    public_access: pulumi.Output[str]
 
     def __init__(self, name: str, args: BucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         props = {
@@ -78,7 +75,8 @@ class Bucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BucketArgs, protect: bool = True,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("coprs:storage:Bucket", name, None, opts)
+        super().__init__("coprs:storage:Bucket", name, None,
+                         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect)))
         self.args = args
         self.resource = BucketResource(name, args, pulumi.ResourceOptions(parent=self, protect=protect))
         self.bucket: pulumi.Output[str] = self.resource.bucket
