@@ -33,6 +33,15 @@ DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 TAINT = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 KUBESPRAY_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+# Kubespray releases the program knows (checked in kubernetes-sigs/kubespray at the tag): the tag's commit,
+# its default Kubernetes version and, per supported minor, the newest patch it has checksums for.
+KUBESPRAY_RELEASES: dict[str, dict[str, Any]] = {
+    "v2.31.0": {
+        "commit": "1c9add48975060f45396b34d8e022c30d7f80dab",
+        "kubernetes": "1.35.4",
+        "supported": {"1.33": 11, "1.34": 7, "1.35": 4},
+    },
+}
 # Kubespray's own reserved group names: a node group may not reuse them.
 RESERVED_GROUPS = {"all", "ungrouped", "k8s_cluster", "kube_node", "etcd", "calico_rr", "no_floating"}
 
@@ -320,11 +329,34 @@ def _overlaps(a: str, b: str) -> bool:
     return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
 
 
+def _kubespray_rules(c: ClusterConfig) -> list[str]:
+    """The Kubespray release must be one the program pins, and support the Kubernetes version."""
+    if c.mode == "existing":
+        return []
+    ns = NAMESPACE
+    release = KUBESPRAY_RELEASES.get(c.kubespray.version)
+    if release is None:
+        return [
+            f"{ns}:cluster.kubespray.version = {c.kubespray.version!r}: not a Kubespray release this program pins; "
+            "known: " + ", ".join(KUBESPRAY_RELEASES)
+        ]
+    major_minor, _, patch = c.kubernetes_version.rpartition(".")
+    newest = release["supported"].get(major_minor)
+    if newest is None or int(patch) > newest:
+        ranges = ", ".join(f"{m}.0-{m}.{n}" for m, n in release["supported"].items())
+        return [
+            f"{ns}:cluster.kubernetesVersion = {c.kubernetes_version!r}: Kubespray {c.kubespray.version} "
+            f"supports {ranges} (default {release['kubernetes']})"
+        ]
+    return []
+
+
 def _rules(cfg: StackConfig) -> list[str]:
     """Cross-field rules of the 2023 implementation and of the architecture."""
     p: list[str] = []
     ns = NAMESPACE
     c = cfg.cluster
+    p += _kubespray_rules(c)
     if _overlaps(c.pod_cidr, c.service_cidr):
         p.append(f"{ns}:cluster.podCidr = {c.pod_cidr!r}: must not overlap cluster.serviceCidr {c.service_cidr}")
     if c.mode == "existing":

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 
 from .cloud import Cloud
+from .cluster import Cluster
 from .config import StackConfig
 
 
@@ -20,4 +21,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         outputs["ingressAddress"] = cloud.ingress_address
         outputs["apiEndpoint"] = cloud.api_endpoint
         outputs["sshPrivateKey"] = pulumi.Output.secret(cloud.ssh_key.private_key_openssh)
+    cluster = Cluster("cluster", cfg, cloud)
+    outputs["kubeconfig"] = cluster.kubeconfig
+    if cluster.inventory is not None and cluster.inventory_files is not None:
+        outputs["inventory"] = cluster.inventory
+        outputs["inventoryGroupVars"] = cluster.inventory_files.apply(
+            lambda files: {path: text for path, text in files.items() if path.startswith("group_vars/")}
+        )
     return outputs
