@@ -26,7 +26,9 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
 
 from components.config import NAMESPACE, SECRET_KEYS, ConfigError, StackConfig, parse_stack_config
 
@@ -378,6 +380,17 @@ DEFAULT_FAKERS: dict[str, Faker] = {
 # monitor
 
 
+def _serialize_now(state: dict[str, Any]) -> Any:
+    """Serialize plain values to the wire form at once; only if something really waits, pump the loop."""
+    coro = rpc.serialize_properties(state, {})
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    return _sync_await(rpc.serialize_properties(state, {}))
+
+
 class RecordingMonitor(pmocks.MockMonitor):
     """MockMonitor that also records what mocks cannot see: parent, deps, options, stack outputs."""
 
@@ -387,8 +400,29 @@ class RecordingMonitor(pmocks.MockMonitor):
         self.stack_urn: Optional[str] = None
         self.stack_outputs: dict[str, Any] = {}
 
+    def _mock_register(self, request):
+        """MockMonitor.RegisterResource, but serializing the faked state without pumping the event loop again:
+        with the inline executor each nested pump adds stack frames per registration in flight, which hit
+        RecursionError at ~40 workers; the state is plain data, so its serialization never has to wait."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        args = pmocks.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=rpc.deserialize_properties(request.object),
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=pmocks._resolve_callbacks(request.transforms),
+        )
+        id_, state = self.mocks.new_resource(args)
+        obj = _serialize_now(state)
+        self.resources[urn] = pmocks.MockMonitor.ResourceRegistration(urn, id_, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
     def RegisterResource(self, request):
-        resp = super().RegisterResource(request)
+        resp = self._mock_register(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = resp.urn
             return resp
@@ -416,6 +450,29 @@ class RecordingMonitor(pmocks.MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 aliases=list(request.aliasURNs),
+            )
+        )
+        return resp
+
+    def ReadResource(self, request):
+        """Reads (StackReference, `.get()`) are recorded too: a test sees what the program reads."""
+        resp = super().ReadResource(request)
+        raw = rpc.deserialize_properties(request.properties)
+        reg = self.resources.get(resp.urn)
+        self.recorded.append(
+            Recorded(
+                urn=resp.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                parent=request.parent or None,
+                provider=request.provider or None,
+                inputs=_strip_secrets(raw, mask=False),
+                masked_inputs=_strip_secrets(raw, mask=True),
+                outputs=_strip_secrets(reg.state, mask=False) if reg else {},
+                id=request.id or None,
+                dependencies=list(request.dependencies),
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             )
         )
         return resp

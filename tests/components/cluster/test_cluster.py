@@ -1,0 +1,167 @@
+"""The cluster layer in whole mocked runs: Kubespray steps, triggers, scale-out, secrets, existing mode."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components.config import ConfigError
+from offline.harness import SECRET, RunResult, iter_values, load_stack_input, run_stack, validate
+from tests.conftest import stack_run
+
+LOCAL = "command:local:Command"
+REMOTE = "command:remote:Command"
+PROVIDER = "pulumi:providers:kubernetes"
+EXISTING = {"coprs:cluster.mode": "existing", "coprs:network": None, "coprs:nodeGroups": None}
+
+
+def steps(run: RunResult) -> dict[str, object]:
+    return {r.name: r for r in run.of_type(LOCAL, REMOTE)}
+
+
+def test_kubespray_steps_run_after_the_vms(any_stack: RunResult):
+    s = steps(any_stack)
+    comp = any_stack.named("kubespray", "coprs:cluster:Kubespray")
+    assert {r.urn for r in s.values()} <= {r.urn for r in any_stack.children(comp.urn)}
+    fetch, venv, cluster = s["kubespray-fetch"], s["kubespray-venv"], s["kubespray-cluster"]
+    assert "git -c advice.detachedHead=false clone" in fetch.inputs["create"] and "v2.31.0" in fetch.inputs["create"]
+    assert "1c9add48975060f45396b34d8e022c30d7f80dab" in fetch.inputs["create"]
+    assert "requirements.txt" in venv.inputs["create"] and venv.urn != fetch.urn
+    assert fetch.urn in venv.dependencies and venv.urn in cluster.dependencies
+    assert cluster.inputs["create"].rstrip().endswith("play cluster.yml")
+    deps = set(cluster.dependencies)
+    for t in ("openstack:compute/instance:Instance", "openstack:networking/port:Port", "openstack:loadbalancer/member:Member"):
+        urns = {r.urn for r in any_stack.of_type(t)}
+        assert urns and urns <= deps, t
+    assert cluster.inputs["logging"] == "stdoutAndStderr"
+
+
+def test_every_worker_has_a_chained_scale_step(any_stack: RunResult):
+    s = steps(any_stack)
+    workers = [n["name"] for n in any_stack.raw_outputs["nodes"] if n["role"] == "worker"]
+    scale = [s[f"kubespray-scale-{w}"] for w in workers]
+    assert len([n for n in s if n.startswith("kubespray-scale-")]) == len(workers)
+    previous = s["kubespray-cluster"]
+    for w, step in zip(workers, scale):
+        assert previous.urn in step.dependencies
+        assert f"play scale.yml --limit={w}" in step.inputs["create"]
+        assert "test -f /etc/kubernetes/kubelet.conf" in step.inputs["create"]  # skip nodes cluster.yml joined
+        instance = any_stack.named(w, "openstack:compute/instance:Instance")
+        assert instance.urn in step.dependencies and instance.id in step.inputs["triggers"]
+        previous = step
+
+
+def test_scale_out_adds_only_the_scale_steps_of_the_new_nodes(prod: RunResult):
+    grown = stack_run("prod", {"coprs:nodeGroups.infra.count": 10})
+    before, after = steps(prod), steps(grown)
+    assert set(after) - set(before) == {"kubespray-scale-coprs-infra-9", "kubespray-scale-coprs-infra-10"}
+    assert set(before) <= set(after)
+    for name, step in before.items():
+        assert after[name].inputs["triggers"] == step.inputs["triggers"], name
+        assert after[name].inputs["create"] == step.inputs["create"], name
+    # the written inventory gains the nodes (the cluster step's update only rewrites it)
+    assert "coprs-infra-10" in yaml.safe_load(grown.raw_outputs["inventory"])["all"]["children"]["infra"]["hosts"]
+    assert "ansible-playbook" not in after["kubespray-cluster"].inputs["update"]
+
+
+def test_cluster_trigger_follows_group_vars_not_unrelated_config(prod: RunResult):
+    base = steps(prod)["kubespray-cluster"].inputs["triggers"]
+    audit = steps(stack_run("prod", {"coprs:cluster.auditLogMaxAgeDays": 90}))["kubespray-cluster"].inputs["triggers"]
+    assert audit != base and audit[1] == base[1] == "v2.31.0"
+    flavor = steps(stack_run("prod", {"coprs:nodeGroups.infra.flavor": "s3.2xlarge.4"}))["kubespray-cluster"]
+    assert flavor.inputs["triggers"] == base
+
+
+def test_kubeconfig_is_read_back_as_a_secret_pointing_at_the_api(any_stack: RunResult):
+    read = steps(any_stack)["kubespray-kubeconfig"]
+    assert read.type == REMOTE and "/etc/kubernetes/admin.conf" in read.inputs["create"]
+    assert "stdout" in read.additional_secret_outputs and read.inputs["logging"] == "none"
+    assert read.masked_inputs["connection"] == SECRET
+    assert read.inputs["connection"]["proxy"]["host"] == any_stack.raw_outputs["bastionAddresses"][0]
+    assert steps(any_stack)["kubespray-cluster"].urn in read.dependencies
+    kubeconfig = yaml.safe_load(any_stack.raw_outputs["kubeconfig"])
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://{any_stack.raw_outputs['apiEndpoint']}:6443"
+    assert any_stack.outputs["kubeconfig"] == SECRET
+
+
+def test_provider_uses_the_kubeconfig_and_a_stable_cluster_identifier(any_stack: RunResult):
+    (provider,) = any_stack.of_type(PROVIDER)
+    assert provider.masked_inputs["kubeconfig"] == SECRET
+    assert provider.inputs["kubeconfig"] == any_stack.raw_outputs["kubeconfig"]
+    cfg = any_stack.config
+    assert provider.inputs["clusterIdentifier"] == f"{cfg.cluster.name}-{cfg.environment}"
+    assert provider.parent == any_stack.named("cluster", "coprs:cluster:Cluster").urn
+
+
+def test_no_secret_in_clear_in_recorded_inputs_or_outputs(any_stack: RunResult):
+    key = any_stack.raw_outputs["sshPrivateKey"]
+    kubeconfig = any_stack.raw_outputs["kubeconfig"]
+    assert key and kubeconfig
+    for r in any_stack.resources:
+        for value in iter_values(r.masked_inputs):
+            if isinstance(value, str):
+                assert key not in value and "offline-dummy-token" not in value, r.name
+    for name, value in any_stack.outputs.items():
+        for v in iter_values(value):
+            if isinstance(v, str):
+                assert key not in v and "offline-dummy-token" not in v, name
+    for step in steps(any_stack).values():
+        if step.name.startswith(("kubespray-cluster", "kubespray-scale-")):
+            assert step.masked_inputs["stdin"] == SECRET and step.inputs["stdin"] == key
+            assert "$KEY" in step.inputs["create"] and key not in step.inputs["create"]
+            assert {"stdout", "stderr"} <= set(step.additional_secret_outputs)
+    assert "offline-dummy" not in any_stack.raw_outputs["inventory"]
+
+
+def test_existing_mode_declares_no_openstack_resource():
+    run = stack_run("prod", EXISTING)
+    assert run.config.cluster.mode == "existing" and run.config.network is None
+    assert not [r for r in run.resources if r.type.startswith("openstack:") or r.type.startswith("command:")]
+    (provider,) = run.of_type(PROVIDER)
+    assert provider.masked_inputs["kubeconfig"] == SECRET
+    assert provider.inputs["kubeconfig"] == "offline-dummy-coprs-kubeconfig"  # the secret config coprs:kubeconfig
+    assert "coprs:kubeconfig" in run.faked_secrets
+    assert run.outputs["kubeconfig"] == SECRET and "inventory" not in run.outputs
+
+
+def test_existing_mode_can_take_the_kubeconfig_from_another_stack():
+    run = stack_run("dev", {**EXISTING, "coprs:cluster.kubeconfigFromStack": "coprs-org/coprs-cluster/dev"})
+    (ref,) = run.of_type("pulumi:pulumi:StackReference")
+    assert ref.name == "coprs-org/coprs-cluster/dev"
+    (provider,) = run.of_type(PROVIDER)
+    assert "kind: Config" in provider.inputs["kubeconfig"] and provider.masked_inputs["kubeconfig"] == SECRET
+    assert not [r for r in run.resources if r.type.startswith("openstack:")]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"coprs:cluster.kubespray.version": "2.31"}, "coprs:cluster.kubespray.version = '2.31': must be a Kubespray release tag like v2.31.0"),
+        ({"coprs:cluster.kubespray.version": "v9.9.9"}, "coprs:cluster.kubespray.version = 'v9.9.9': not a Kubespray release this program pins; known: v2.31.0"),
+        ({"coprs:cluster.podCidr": "192.168.128.0/17"}, "coprs:cluster.podCidr = '192.168.128.0/17': must not overlap the node network (network.cidr 192.168.0.0/16)"),
+        ({"coprs:cluster.kubernetesVersion": "1.36.0"}, "coprs:cluster.kubernetesVersion = '1.36.0': Kubespray v2.31.0 supports 1.33.0-1.33.11, 1.34.0-1.34.7, 1.35.0-1.35.4 (default 1.35.4)"),
+        ({"coprs:cluster.kubernetesVersion": "v1.35.4"}, "coprs:cluster.kubernetesVersion = 'v1.35.4': must be a Kubernetes version like 1.35.4 (no leading v)"),
+    ],
+)
+def test_bad_cluster_config_gives_one_clear_line(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        validate(load_stack_input("dev", overrides))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_existing_mode_config_is_valid_without_cloud_sections():
+    cfg = validate(load_stack_input("prod", EXISTING))
+    assert cfg.cluster.mode == "existing" and cfg.node_groups == {} and not cfg.provisions_cloud
+
+
+def test_existing_mode_without_a_kubeconfig_says_what_to_set(monkeypatch):
+    import pulumi
+
+    from components.cluster import Cluster
+
+    # the harness fakes every secret key; hide coprs:kubeconfig to see the program's own message
+    monkeypatch.setattr(pulumi.Config, "get_secret", lambda self, key: None)
+    cfg = validate(load_stack_input("dev", EXISTING))
+    with pytest.raises(ConfigError) as err:
+        run_stack("dev", EXISTING, program=lambda: Cluster("cluster", cfg))
+    assert "coprs:kubeconfig is required when cluster.mode is 'existing'" in str(err.value)
