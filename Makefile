@@ -5,12 +5,13 @@ VENV ?= venv
 PY := $(VENV)/bin/python
 PLAN_OUT ?= plan-$(STACK).json
 
-.PHONY: help venv plan test diff bench
+.PHONY: help venv plan test diff bench inventory
 
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
 	@echo "make diff BASE=old.json HEAD=new.json [FORMAT=text|markdown]   resource-level diff of two plans"
 	@echo "make bench                                        offline preview time and memory: dev, prod, 50/200/500 workers"
+	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
 	@echo "make test                                         the whole test suite"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,3 +35,7 @@ diff: venv
 
 bench: venv
 	$(PY) -m bench.run
+
+INVENTORY_DIR ?= inventory-$(STACK)
+inventory: venv
+	$(PY) -m offline.inventory --stack $(STACK) --out $(INVENTORY_DIR) $(if $(STACK_OUTPUTS),--stack-outputs $(STACK_OUTPUTS))
