@@ -9,6 +9,7 @@ import pulumi
 from .cloud import Cloud
 from .cluster import Cluster
 from .config import StackConfig
+from .storage.storage import Storage, credentials_from_config
 
 
 def build(cfg: StackConfig) -> dict[str, Any]:
@@ -28,4 +29,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         outputs["inventoryGroupVars"] = cluster.inventory_files.apply(
             lambda files: {path: text for path, text in files.items() if path.startswith("group_vars/")}
         )
+    if cfg.object_storage is not None:
+        storage = Storage("storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider)
+        outputs["objectStorageEndpoint"] = storage.store.endpoint
+        outputs["buckets"] = storage.bucket_names
     return outputs
