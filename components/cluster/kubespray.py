@@ -5,8 +5,8 @@ Steps (each a `command.local.Command`, so `pulumi up` shows them and streams Ans
   venv     create Kubespray's own virtualenv and install its requirements.txt;
   cluster  write the inventory, run cluster.yml through the bastion (triggers: cluster-wide inventory,
            group_vars, version);
-  scale-*  one per worker: joins it with scale.yml --limit unless cluster.yml already did, so adding
-           workers never re-runs cluster.yml;
+  scale-*  one per worker, after cluster.yml: joins it with scale.yml --limit unless cluster.yml
+           already did (a quick check on a fresh cluster), so adding workers never re-runs cluster.yml;
   kubeconfig  reads /etc/kubernetes/admin.conf back from the first control-plane node (secret).
 Every run step repeats the idempotent fetch/venv/write preparation, so a step works on any machine
 that runs `pulumi up`, not only the one that created the stack. The SSH key reaches Ansible through a
@@ -104,7 +104,8 @@ export WORK
 KEY="$(mktemp)"; trap 'rm -f "$KEY"' EXIT
 cat > "$KEY"
 cd "$KS_DIR"
-export ANSIBLE_CACHE_PLUGIN_CONNECTION="$WORK/facts" ANSIBLE_FORCE_COLOR=false PYTHONUNBUFFERED=1
+# Each step has its own fact cache: scale steps of several new nodes run side by side.
+export ANSIBLE_CACHE_PLUGIN_CONNECTION="$WORK/facts/{node or 'cluster'}" ANSIBLE_FORCE_COLOR=false PYTHONUNBUFFERED=1
 play() {{ "$KS_VENV/bin/ansible-playbook" -i "$WORK/{inv.INVENTORY_FILE}" --become --forks {ks.ansible_forks} \\
   --private-key "$KEY" -e ansible_ssh_private_key_file="$KEY" "$@"; }}
 """
@@ -172,7 +173,6 @@ class KubesprayRun(pulumi.ComponentResource):
             opts=opts_(self.venv, *args.depends_on, additional_secret_outputs=secret_streams),
         )
         self.scale: list[command.local.Command] = []
-        previous: pulumi.Resource = self.cluster
         for node in args.workers:
             trigger = args.nodes.apply(
                 lambda ns, name=node.name: inv.node_fingerprint(next(n for n in ns if n["name"] == name), cfg)
@@ -188,11 +188,9 @@ class KubesprayRun(pulumi.ComponentResource):
                 triggers=[trigger, node.instance.id, version],
                 interpreter=["/bin/bash", "-c"],
                 logging=local.Logging.STDOUT_AND_STDERR,
-                # One Ansible run at a time: scale steps follow cluster.yml and each other.
-                opts=opts_(previous, *node.depends, additional_secret_outputs=secret_streams),
+                opts=opts_(self.cluster, *node.depends, additional_secret_outputs=secret_streams),
             )
             self.scale.append(step)
-            previous = step
 
         cp, bastion = args.first_control_plane, args.bastion
         ssh_user = cfg.cluster.ssh_user

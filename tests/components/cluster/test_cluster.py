@@ -36,19 +36,20 @@ def test_kubespray_steps_run_after_the_vms(any_stack: RunResult):
     assert cluster.inputs["logging"] == "stdoutAndStderr"
 
 
-def test_every_worker_has_a_chained_scale_step(any_stack: RunResult):
+def test_every_worker_has_a_scale_step_after_cluster_yml(any_stack: RunResult):
     s = steps(any_stack)
     workers = [n["name"] for n in any_stack.raw_outputs["nodes"] if n["role"] == "worker"]
     scale = [s[f"kubespray-scale-{w}"] for w in workers]
     assert len([n for n in s if n.startswith("kubespray-scale-")]) == len(workers)
-    previous = s["kubespray-cluster"]
+    scale_urns = {step.urn for step in scale}
     for w, step in zip(workers, scale):
-        assert previous.urn in step.dependencies
+        assert s["kubespray-cluster"].urn in step.dependencies
+        assert not scale_urns & set(step.dependencies)  # new nodes join side by side
+        assert f'facts/{w}"' in step.inputs["create"]  # with a fact cache of their own
         assert f"play scale.yml --limit={w}" in step.inputs["create"]
         assert "test -f /etc/kubernetes/kubelet.conf" in step.inputs["create"]  # skip nodes cluster.yml joined
         instance = any_stack.named(w, "openstack:compute/instance:Instance")
         assert instance.urn in step.dependencies and instance.id in step.inputs["triggers"]
-        previous = step
 
 
 def test_scale_out_adds_only_the_scale_steps_of_the_new_nodes(prod: RunResult):
