@@ -1,0 +1,1 @@
+"""The coprs-security policy pack (Pulumi CrossGuard); `policies.coprs_policies` holds the rules."""

@@ -1,0 +1,1 @@
+"""The rules of the coprs-security pack, one module per domain; `registry.RULES` lists them all."""
