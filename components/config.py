@@ -258,9 +258,86 @@ class AppConfig(Model):
     settings: dict[str, Any] = {}
 
 
+QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?$")
+# cert-manager's built-in DNS01 solvers and the field of each that takes coprs:acmeDnsCredentials.
+DNS01_SECRET_FIELDS: dict[str, str] = {
+    "cloudflare": "apiTokenSecretRef",
+    "route53": "secretAccessKeySecretRef",
+    "rfc2136": "tsigSecretSecretRef",
+    "digitalocean": "tokenSecretRef",
+    "acmeDNS": "accountSecretRef",
+    "cloudDNS": "serviceAccountSecretRef",
+}
+
+
+class Dns01Config(Model):
+    provider: Literal["cloudflare", "route53", "rfc2136", "digitalocean", "acmeDNS", "cloudDNS"]
+    # Non-secret fields of the provider's solver, verbatim (e.g. route53 region/accessKeyID, rfc2136 nameserver).
+    settings: dict[str, Any] = {}
+
+
+class CertificateIssuerConfig(Model):
+    """Issuer of the public wildcard certificate: ACME with a DNS01 solver, or the platform's internal CA."""
+
+    type: Literal["acme", "ca"] = "ca"
+    server: str = Field(default="https://acme-v02.api.letsencrypt.org/directory", pattern=r"^https://\S+$")
+    email: Optional[str] = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    dns01: Optional[Dns01Config] = None
+
+
+class QuotaConfig(Model):
+    """Overrides of a namespace's ResourceQuota (unset keys keep the namespace's default)."""
+
+    requests_cpu: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    requests_memory: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    limits_memory: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    requests_storage: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    pods: Optional[int] = Field(default=None, ge=1, le=100000)
+    persistent_volume_claims: Optional[int] = Field(default=None, ge=0, le=10000)
+
+
+class ContainerLimitsConfig(Model):
+    """Overrides of a namespace's LimitRange defaults for containers that set no resources.
+
+    No default CPU limit: a default limit below a chart's own request would make its pods invalid.
+    """
+
+    default_request_cpu: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    default_request_memory: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+    default_memory: Optional[str] = Field(default=None, pattern=QUANTITY.pattern)
+
+
+class NamespaceConfig(Model):
+    quota: QuotaConfig = QuotaConfig()
+    limits: ContainerLimitsConfig = ContainerLimitsConfig()
+
+
 class PlatformConfig(Model):
     enabled: bool = True
     apps: dict[str, AppConfig] = {}
+    issuer: CertificateIssuerConfig = CertificateIssuerConfig()
+    namespaces: dict[str, NamespaceConfig] = {}
+    # Platform services are pinned (required node affinity) to nodes carrying this label.
+    infra_node_label: str = Field(default="node-role.kubernetes.io/infra", pattern=r"^[A-Za-z0-9./_-]+$")
+    # Where the API server, kubelets and NodePort traffic come from (webhooks, gateway). Default: the node
+    # network plus the pod CIDR (Calico VXLAN tunnel addresses); in existing mode the private ranges.
+    cluster_host_cidrs: list[str] = []
+    # Kubespray's nodelocaldns address (DNS egress is allowed to it and to CoreDNS).
+    node_local_dns: Optional[str] = "169.254.25.10"
+
+    @field_validator("cluster_host_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            ipaddress.ip_network(c, strict=True)
+        return v
+
+    @field_validator("node_local_dns")
+    @classmethod
+    def _dns_ip(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            ipaddress.ip_address(v)
+        return v
 
     def app(self, name: str) -> AppConfig:
         return self.apps.get(name, AppConfig())
@@ -359,6 +436,12 @@ def _rules(cfg: StackConfig) -> list[str]:
     p += _kubespray_rules(c)
     if _overlaps(c.pod_cidr, c.service_cidr):
         p.append(f"{ns}:cluster.podCidr = {c.pod_cidr!r}: must not overlap cluster.serviceCidr {c.service_cidr}")
+    issuer = cfg.platform.issuer
+    if issuer.type == "acme" and (issuer.email is None or issuer.dns01 is None):
+        p.append(
+            f"{ns}:platform.issuer: an ACME issuer needs email and dns01 {{provider, settings}} "
+            "(HTTP01 does not work behind APISIX); or use type: ca"
+        )
     if c.mode == "existing":
         return p
     if cfg.network is None:

@@ -1,0 +1,16 @@
+"""Every platform app, one module each (see `..app` for the shape). Order here only breaks ties."""
+
+from __future__ import annotations
+
+from ..app import App
+from . import apisix, cert_manager, keda, linkerd, linkerd_viz, metrics_server, rook_ceph
+
+APPS: tuple[App, ...] = (
+    cert_manager.APP,
+    linkerd.APP,
+    linkerd_viz.APP,
+    apisix.APP,
+    rook_ceph.APP,
+    metrics_server.APP,
+    keda.APP,
+)

@@ -1,0 +1,126 @@
+"""Linkerd (networking): mTLS between platform pods.
+
+Releases, in order: CRDs, the CNI plugin (kube-system; it replaces the NET_ADMIN proxy-init container so
+meshed namespaces can stay PSA restricted), the control plane. Identity: the trust anchor is a
+pulumi-tls self-signed CA (its key lives only in the Pulumi state, as a secret, and in the cluster), which
+backs a cert-manager CA Issuer; cert-manager issues and rotates the identity issuer certificate into the
+`linkerd-identity-issuer` Secret that the control plane reads (`identity.issuer.scheme: kubernetes.io/tls`).
+Meshed pods default to `all-authenticated`; kubelet probes are authorized from the cluster hosts.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+
+from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, apiserver, before_releases, logical
+from ..placement import Resources
+
+REPO = "https://helm.linkerd.io/edge"
+VERSION = "2026.8.3"
+NAMESPACE = "networking"
+CNI_NAMESPACE = "kube-system"
+TRUST_ANCHOR = "linkerd-trust-anchor"
+IDENTITY_ISSUER = "linkerd-identity-issuer"
+CONTROL_PLANE_PODS = ("linkerd.io/control-plane-component",)
+CERT_API = "cert-manager.io/v1"
+
+
+def crds_values(ctx: AppContext) -> dict:
+    return {"installGatewayAPI": False}  # Gateway API CRDs have one owner: the cluster layer
+
+
+def cni_values(ctx: AppContext) -> dict:
+    # The CNI DaemonSet runs on every node, including tainted ones (rook_ceph).
+    return {
+        "tolerations": [{"operator": "Exists"}],
+        "priorityClassName": "system-node-critical",
+        "resources": {"cpu": {"request": "10m", "limit": ""}, "memory": {"request": "32Mi", "limit": "64Mi"}},
+    }
+
+
+def control_plane_values(ctx: AppContext) -> dict:
+    p = ctx.platform
+    return {
+        "identityTrustAnchorsPEM": ctx.state["trust_anchor"].cert_pem,
+        "identity": {"issuer": {"scheme": "kubernetes.io/tls"}},
+        "cniEnabled": True,
+        "disableHeartBeat": True,
+        "controllerReplicas": ctx.replicas(3, 1),
+        "enablePodAntiAffinity": ctx.prod,
+        "enablePodDisruptionBudget": ctx.prod,
+        "webhookFailurePolicy": "Fail" if ctx.prod else "Ignore",
+        "nodeAffinity": ctx.affinity()["nodeAffinity"],
+        "policyController": {"probeNetworks": list(p.env.cluster_host_cidrs)},
+        "proxy": {
+            "defaultInboundPolicy": "all-authenticated",
+            # PSA restricted: every container drops all capabilities.
+            "capabilities": {"drop": ["ALL"]},
+            "resources": ctx.resources("proxy", Resources("50m", "32Mi", memory_limit="250Mi")).linkerd(),
+        },
+        "destinationResources": ctx.resources("destination", Resources("10m", "100Mi", memory_limit="250Mi")).linkerd(),
+        "identityResources": ctx.resources("identity", Resources("10m", "32Mi", memory_limit="64Mi")).linkerd(),
+        "proxyInjectorResources": ctx.resources("proxyInjector", Resources("10m", "72Mi", memory_limit="144Mi")).linkerd(),
+        "podMonitor": {"enabled": ctx.service_monitors},
+    }
+
+
+def identity(ctx: AppContext) -> None:
+    """Trust anchor (pulumi-tls) → CA Issuer → identity issuer Certificate (cert-manager)."""
+    child = pulumi.ResourceOptions(parent=ctx.component)
+    key = tls.PrivateKey(logical(TRUST_ANCHOR, "key"), algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+    anchor = tls.SelfSignedCert(
+        TRUST_ANCHOR,
+        private_key_pem=key.private_key_pem,
+        is_ca_certificate=True,
+        validity_period_hours=87600,
+        early_renewal_hours=8760,
+        allowed_uses=["cert_signing", "crl_signing"],
+        subject={"common_name": "root.linkerd.cluster.local"},
+        opts=child,
+    )
+    ctx.state["trust_anchor"] = anchor
+    secret = k8s.core.v1.Secret(
+        logical("linkerd", "secret", TRUST_ANCHOR),
+        metadata={"name": TRUST_ANCHOR, "namespace": NAMESPACE},
+        type="kubernetes.io/tls",
+        string_data={"tls.crt": anchor.cert_pem, "tls.key": key.private_key_pem},
+        opts=ctx.opts(),
+    )
+    issuer = ctx.custom_resource(TRUST_ANCHOR, CERT_API, "Issuer", {"ca": {"secretName": TRUST_ANCHOR}},
+                                 depends_on=(secret,))
+    cert = ctx.custom_resource(
+        IDENTITY_ISSUER, CERT_API, "Certificate",
+        {
+            "secretName": IDENTITY_ISSUER,
+            "duration": "48h",
+            "renewBefore": "25h",
+            "isCA": True,
+            "commonName": "identity.linkerd.cluster.local",
+            "dnsNames": ["identity.linkerd.cluster.local"],
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            "usages": ["cert sign", "crl sign", "server auth", "client auth"],
+            "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": TRUST_ANCHOR},
+        },
+        depends_on=(issuer,),
+    )
+    before_releases(ctx, cert)
+
+
+APP = App(
+    name="linkerd",
+    namespace=NAMESPACE,
+    releases=(
+        ChartRelease(Chart("linkerd-crds", REPO, VERSION), crds_values,
+                     crds=("policy.linkerd.io", "linkerd.io", "workload.linkerd.io")),
+        ChartRelease(Chart("linkerd2-cni", REPO, VERSION), cni_values, name="linkerd-cni", namespace=CNI_NAMESPACE),
+        ChartRelease(Chart("linkerd-control-plane", REPO, VERSION), control_plane_values,
+                     uses_crds=("policy.linkerd.io",)),
+    ),
+    flows=(apiserver(NAMESPACE),),
+    depends_on=("cert-manager",),
+    optional=(MONITORING_APP,),
+    before=identity,
+    description="service mesh: mTLS identity and authorization policy",
+)
