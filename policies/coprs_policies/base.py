@@ -111,6 +111,17 @@ def get(m: Any, path: str, default: Any = None) -> Any:
     return node
 
 
+def key(m: Any, name: str, default: Any = None) -> Any:
+    """One key that may itself contain dots (`pod-security.kubernetes.io/enforce`); unknown reads as `default`."""
+    if not is_map(m) or name not in raw(m):
+        return default
+    try:
+        value = m[name]
+    except UnknownValueError:
+        return default
+    return default if value is None else value
+
+
 def opt(m: Any, path: str, default: Any = None) -> Any:
     """Like `get`, but an unknown value reads as `default` (for fields that only refine a verdict)."""
     try:

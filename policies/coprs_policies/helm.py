@@ -354,7 +354,7 @@ def _h14(res: Res, cfg: Cfg) -> Iterator[str]:
 rule(meta("HELM-14", "medium", "Release options: namespaces from the program, no safety bypass, atomic installs",
           ["COPRS:platform-baseline", "CIS-5.6.1"],
           "Create the namespace in the program (with its baseline), set `namespace`, drop the bypass options, set `atomic`.",
-          {"systemCharts": strings("charts allowed in kube-system", ["metrics-server"]),
+          {"systemCharts": strings("charts allowed in kube-system", ["metrics-server", "linkerd2-cni"]),
            "forbidRiskyOptions": flag("forbid disableWebhooks/disableOpenapiValidation/replace/forceUpdate/takeOwnership", True),
            "allowedPostrenderers": strings("allowed postrender commands", []),
            "requireAtomic": flag("require `atomic: true`", True)}), _h14)

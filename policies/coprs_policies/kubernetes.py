@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator, Optional
 from . import credentials as cred
 from .netsec import network
 from .base import (
-    Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_map, items, meta, number,
-    opt, strings, truthy,
+    Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_map, items, key, meta,
+    number, opt, strings, truthy,
 )
 from .k8s import (
     LEVELS, LEVELS_SCHEMA, LONG_RUNNING, MUTABLE_TAGS, SYSTEM_NAMESPACES, PodSpec, at_least, cluster_scoped, containers,
@@ -805,7 +805,7 @@ PSA = "pod-security.kubernetes.io/"
 def _k43(res: Res, cfg: Cfg) -> Iterator[str]:
     name = name_of(res)
     labels = get(res.props, "metadata.labels") or {}
-    level = opt(labels, PSA + "enforce")
+    level = key(labels, PSA + "enforce")
     want = level_of(name, cfg)
     if level is None:
         yield f"namespace {name} has no {PSA}enforce label (expected {want})"

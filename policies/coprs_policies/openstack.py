@@ -38,7 +38,7 @@ LISTENER = "openstack:loadbalancer/listener:Listener"
 POOL = "openstack:loadbalancer/pool:Pool"
 MONITOR = "openstack:loadbalancer/monitor:Monitor"
 MEMBER = "openstack:loadbalancer/member:Member"
-DYNAMIC = "pulumi-python:dynamic:Resource"
+DYNAMIC_PREFIX = "pulumi-python:dynamic"  # `pulumi-python:dynamic:Resource` or `pulumi-python:dynamic/<module>:<Name>`
 
 ADMIN_CIDRS = strings("CIDRs of the administrators (SSH to the bastions, Kubernetes API)")
 INTERNAL_CIDRS = strings("internal CIDRs allowed to reach the API (node subnet, load balancer VIP subnet)")
@@ -58,11 +58,9 @@ def stack_rule(m, check) -> None:
 
 
 def is_bucket(res: Res) -> bool:
-    if res.type == "coprs:storage:Bucket":
-        return True
-    if res.type != DYNAMIC:
+    if not res.type.startswith("pulumi-python:dynamic"):
         return False
-    return any(has(res.props, k) for k in ("bucket", "bucketName")) or "bucket" in res.name.lower()
+    return res.type.endswith(":Bucket") or any(has(res.props, k) for k in ("bucket", "bucketName"))
 
 
 def bucket_name(res: Res) -> str:
@@ -394,7 +392,7 @@ rule(meta("OS-26", "medium", "Volumes are encrypted at rest", ["NSA:encrypt-at-r
 
 
 def _os27(res: Res, cfg: Cfg) -> Iterator[str]:
-    if res.type == DYNAMIC and not is_bucket(res):
+    if res.type.startswith(DYNAMIC_PREFIX) and not is_bucket(res):
         return
     if not res.protect:
         yield "data-holding resource is not protected (`protect=True`)"
@@ -405,7 +403,7 @@ def _os27(res: Res, cfg: Cfg) -> Iterator[str]:
 rule(meta("OS-27", "medium", "Data volumes and buckets are protected and never force-destroyed",
           ["COPRS:data-protection"], "Declare data volumes and buckets with `protect=True`; drop `forceDestroy` (prod).",
           {"allowForceDestroy": flag("tolerate forceDestroy (dev stacks with disposable buckets)", False)}),
-     [VOLUME, CONTAINER, "coprs:storage:Bucket"], _os27, applies=lambda t: t == DYNAMIC)
+     [VOLUME, CONTAINER], _os27, applies=lambda t: t.startswith(DYNAMIC_PREFIX))
 
 
 def _os28(res: Res, cfg: Cfg) -> Iterator[str]:
@@ -428,8 +426,8 @@ def _os28(res: Res, cfg: Cfg) -> Iterator[str]:
 
 
 rule(meta("OS-28", "high", "Containers and buckets are never public", ["COPRS:data-protection", "AVD-AWS-0086"],
-          "Remove public ACLs; keep the public access block on."), [CONTAINER, "coprs:storage:Bucket"], _os28,
-     applies=lambda t: t == DYNAMIC)
+          "Remove public ACLs; keep the public access block on."), [CONTAINER], _os28,
+     applies=lambda t: t.startswith(DYNAMIC_PREFIX))
 
 
 def _versioned(value: Any) -> bool:
@@ -449,7 +447,7 @@ def _os29(res: Res, cfg: Cfg) -> Iterator[str]:
 
 rule(meta("OS-29", "medium", "Backup, state and log buckets are versioned", ["COPRS:data-protection"],
           "Enable versioning (and a lifecycle rule expiring non-current versions)."),
-     [CONTAINER, "coprs:storage:Bucket"], _os29, applies=lambda t: t == DYNAMIC)
+     [CONTAINER], _os29, applies=lambda t: t.startswith(DYNAMIC_PREFIX))
 
 
 def _os30(res: Res, cfg: Cfg) -> Iterator[str]:

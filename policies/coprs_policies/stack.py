@@ -11,7 +11,8 @@ import re
 from typing import Any, Iterator, Optional
 
 from .base import (
-    Cfg, NotApplicable, Res, StackRule, Violation, as_list, dotted, elements, flag, has, is_map, items, meta, number, opt,
+    Cfg, NotApplicable, Res, StackRule, Violation, as_list, dotted, elements, flag, has, is_map, items, key, meta, number,
+    opt,
     strings, truthy, walk,
 )
 from .helm import chart_name, value_nodes
@@ -112,14 +113,14 @@ def _st03(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
     declared = declared_namespaces(resources, cfg)
     for ns, nsres in declared.items():
         labels = opt(nsres.props, "metadata.labels") or {}
-        enforce = opt(labels, PSA + "enforce")
+        enforce = key(labels, PSA + "enforce")
         if enforce not in LEVELS:
             continue  # K-43 reports the enforce label itself
-        if not opt(labels, PSA + "enforce-version"):
+        if not key(labels, PSA + "enforce-version"):
             yield Violation(f"namespace {ns} does not pin {PSA}enforce-version", nsres)
         want = max(cfg["auditWarnLevel"] or enforce, enforce, key=LEVELS.index)
         for mode in ("audit", "warn"):
-            lvl = opt(labels, PSA + mode)
+            lvl = key(labels, PSA + mode)
             if lvl not in LEVELS or not at_least(lvl, want):
                 yield Violation(f"namespace {ns} {mode} level is {lvl or 'unset'} (expected {want})", nsres)
     seen: set[str] = set()
@@ -170,7 +171,7 @@ stack_rule(meta("ST-13", "medium", "Every app namespace is meshed by Linkerd (mT
                 "Annotate the namespace `linkerd.io/inject: enabled`, or list it in `unmeshedNamespaces` with a reason.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
                  "unmeshedNamespaces": strings("namespaces left out of the mesh (host-network agents, the mesh itself)",
-                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging"])}), _st13)
+                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero"])}), _st13)
 
 # ---------------------------------------------------------------------------------------------
 # ST-04: backups for every stateful app

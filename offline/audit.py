@@ -1,0 +1,389 @@
+"""`make audit`: run the coprs-security policy pack offline over the resources of a mocked run.
+
+The same rule objects `pulumi preview --policy-pack policies` loads run here: resource rules once per
+recorded resource (inputs wrapped like the engine wraps them), stack rules once over the whole graph
+(outputs, parents, dependencies and property dependencies resolved). The stack's policy config
+(`policies/config/<stack>.json`) sets each rule's enforcement and allow-lists. Prints a table, writes
+JSON, SARIF 2.1.0 and Markdown reports, and exits 1 on any mandatory violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pulumi_policy import PolicyCustomTimeouts, PolicyProviderResource, PolicyResource, PolicyResourceOptions
+from pulumi_policy.proxy import unknown_checking_proxy
+
+from components.config import ConfigError
+from policies.coprs_policies.base import NotApplicable, Res, ResourceRule, StackRule, wrap
+from policies.coprs_policies.registry import PACK_NAME, RULES
+
+from .harness import PROJECT, ROOT, Recorded, RunResult, load_stack_input, run_stack
+
+CONFIG_DIR = ROOT / "policies" / "config"
+LEVELS = ("mandatory", "advisory", "remediate", "disabled")
+SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str
+    enforcement: str
+    domain: str
+    message: str
+    urn: Optional[str] = None
+    name: Optional[str] = None
+    type: Optional[str] = None
+
+
+@dataclass
+class AuditReport:
+    stack: str
+    config_path: str
+    findings: list[Finding] = field(default_factory=list)
+    not_applicable: dict[str, list[str]] = field(default_factory=dict)  # rule → reasons (stack rules, exemptions)
+    checked: dict[str, int] = field(default_factory=dict)  # rule → resources (or 1 for stack rules) evaluated
+    levels: dict[str, str] = field(default_factory=dict)  # rule → enforcement used
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement in ("mandatory", "remediate")]
+
+    @property
+    def advisory(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement == "advisory"]
+
+
+# ---------------------------------------------------------------------------------------------
+# config
+
+
+def config_path(stack: str) -> Path:
+    return CONFIG_DIR / f"{stack}.json"
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError([f"no policy config {path}"]) from None
+    except (OSError, ValueError) as err:
+        raise ConfigError([f"policy config {path} is not valid JSON: {err}"]) from None
+    if not isinstance(doc, dict):
+        raise ConfigError([f"policy config {path} must be a JSON object"])
+    return doc
+
+
+def _level_of(entry: Any) -> Optional[str]:
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        return entry.get("enforcementLevel")
+    return None
+
+
+def enforcement(rule, config: dict[str, Any]) -> str:
+    """What `pulumi preview --policy-pack-config` would use: the rule's entry, else `all`, else the rule default."""
+    level = _level_of(config.get(rule.rule_id)) or _level_of(config.get("all")) or rule.enforcement_level.value
+    if level not in LEVELS:
+        raise ConfigError([f"policy config: {rule.rule_id} enforcementLevel {level!r} is not one of {', '.join(LEVELS)}"])
+    return level
+
+
+def rule_config(rule, config: dict[str, Any]) -> dict[str, Any]:
+    entry = config.get(rule.rule_id)
+    return {k: v for k, v in entry.items() if k != "enforcementLevel"} if isinstance(entry, dict) else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# the recorded resources, as the engine would hand them over
+
+
+def _ref_urn(ref: Optional[str]) -> Optional[str]:
+    return ref.rsplit("::", 1)[0] if ref else None
+
+
+def default_providers(result: RunResult) -> dict[str, dict[str, Any]]:
+    """Default providers are not registered under mocks; the engine builds them from `<pkg>:*` config."""
+    si = load_stack_input(result.stack)
+    explicit = {r.type for r in result.resources if r.type.startswith("pulumi:providers:")}
+    out: dict[str, dict[str, Any]] = {}
+    for pkg in sorted({r.type.split(":")[0] for r in result.resources if r.custom and r.provider is None}):
+        if f"pulumi:providers:{pkg}" in explicit or pkg in ("pulumi", "coprs", "pulumi-python"):
+            continue
+        props = {k.split(":", 1)[1]: v for k, v in si.values.items() if k.startswith(pkg + ":")}
+        if props:
+            out[pkg] = props
+    return out
+
+
+def _opts(r: Recorded) -> PolicyResourceOptions:
+    return PolicyResourceOptions(r.protect, list(r.ignore_changes), r.delete_before_replace, list(r.aliases),
+                                 PolicyCustomTimeouts(0, 0, 0), list(r.additional_secret_outputs), r.parent)
+
+
+def resource_views(result: RunResult) -> list[Res]:
+    """One `Res` per recorded resource (inputs, like `Analyze` gets them), default providers included."""
+    by_urn = result.by_urn()
+    views: list[Res] = []
+    defaults = default_providers(result)
+    for pkg, props in defaults.items():
+        views.append(Res(f"pulumi:providers:{pkg}", unknown_checking_proxy(json.loads(json.dumps(props))), "default",
+                         f"urn:pulumi:{result.stack}::{PROJECT}::pulumi:providers:{pkg}::default"))
+    for r in result.resources:
+        prov = by_urn.get(_ref_urn(r.provider) or "")
+        prov_props = prov.inputs if prov else defaults.get(r.type.split(":")[0])
+        views.append(Res(r.type, unknown_checking_proxy(_copy(r.inputs)), r.name, r.urn, r.protect, r.parent,
+                         unknown_checking_proxy(_copy(prov_props)) if prov_props is not None else None))
+    return views
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def stack_views(result: RunResult) -> list[Res]:
+    """The graph `AnalyzeStack` gets: outputs, with parent, dependencies and property dependencies resolved."""
+    by_urn = result.by_urn()
+    nodes: dict[str, PolicyResource] = {}
+    for r in result.resources:
+        prov = by_urn.get(_ref_urn(r.provider) or "")
+        provider = PolicyProviderResource(prov.type, unknown_checking_proxy(_copy(prov.inputs)), prov.urn, prov.name) if prov else None
+        props = r.outputs or r.inputs
+        nodes[r.urn] = PolicyResource(r.type, unknown_checking_proxy(_copy(props)), r.urn, r.name, _opts(r), provider, None, [], {})
+    for r in result.resources:
+        node = nodes[r.urn]
+        node.parent = nodes.get(r.parent) if r.parent else None
+        node.dependencies = [nodes[d] for d in r.dependencies if d in nodes]
+        node.property_dependencies = {k: [nodes[d] for d in v if d in nodes] for k, v in r.property_dependencies.items()}
+    return [wrap(n) for n in nodes.values()]
+
+
+# ---------------------------------------------------------------------------------------------
+# running the pack
+
+
+def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> AuditReport:
+    report = AuditReport(result.stack, config_label)
+    views: Optional[list[Res]] = None
+    graph: Optional[list[Res]] = None
+    for rule in RULES:
+        level = enforcement(rule, config)
+        report.levels[rule.rule_id] = level
+        if level == "disabled":
+            continue
+        cfg = rule_config(rule, config)
+        if isinstance(rule, ResourceRule):
+            views = views if views is not None else resource_views(result)
+            for res in views:
+                if not rule.applies_to(res.type):
+                    continue
+                report.checked[rule.rule_id] = report.checked.get(rule.rule_id, 0) + 1
+                try:
+                    messages = rule.evaluate(res, cfg)
+                except NotApplicable as na:
+                    report.not_applicable.setdefault(rule.rule_id, []).append(f"{res.name}: {na.reason}")
+                    continue
+                report.findings += [Finding(rule.rule_id, rule.severity_name, level, rule.domain, m, res.urn, res.name, res.type)
+                                    for m in messages]
+        elif isinstance(rule, StackRule):
+            graph = graph if graph is not None else stack_views(result)
+            report.checked[rule.rule_id] = 1
+            try:
+                found = rule.evaluate(graph, cfg)
+            except NotApplicable as na:
+                report.not_applicable.setdefault(rule.rule_id, []).append(na.reason)
+                continue
+            report.findings += [Finding(rule.rule_id, rule.severity_name, level, rule.domain, v.message,
+                                        v.res.urn if v.res else None, v.res.name if v.res else None,
+                                        v.res.type if v.res else None) for v in found]
+    report.findings.sort(key=lambda f: (f.enforcement != "mandatory", SEVERITY_ORDER[f.severity], f.rule, f.urn or ""))
+    return report
+
+
+def run_audit(stack: str, config_file: Optional[Path] = None, result: Optional[RunResult] = None) -> AuditReport:
+    path = config_file or config_path(stack)
+    return audit(result or run_stack(stack), load_config(path), str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
+
+
+# ---------------------------------------------------------------------------------------------
+# reports
+
+
+def _table(rows: list[tuple], headers: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def summary(report: AuditReport) -> dict[str, Any]:
+    return {
+        "stack": report.stack,
+        "config": report.config_path,
+        "rules": len(RULES),
+        "rulesRun": sum(1 for lvl in report.levels.values() if lvl != "disabled"),
+        "mandatoryViolations": len(report.mandatory),
+        "advisoryViolations": len(report.advisory),
+        "notApplicable": sorted(report.not_applicable),
+    }
+
+
+def summary_lines(report: AuditReport, limit: int = 10) -> list[str]:
+    s = summary(report)
+    lines = [f"Policy pack {PACK_NAME} ({s['rulesRun']} rules, config {s['config']}): "
+             f"{s['mandatoryViolations']} mandatory, {s['advisoryViolations']} advisory violation(s)"]
+    for f in report.mandatory[:limit]:
+        lines.append(f"  MANDATORY {f.rule} [{f.severity}] {f.name or report.stack}: {f.message}")
+    if len(report.mandatory) > limit:
+        lines.append(f"  ... {len(report.mandatory) - limit} more (make audit STACK={report.stack})")
+    return lines
+
+
+def render_table(report: AuditReport) -> str:
+    rows = [(f.rule, f.severity, f.enforcement, f.name or "(stack)", f.message) for f in report.findings]
+    out = [f"Policy report for stack {report.stack} ({PACK_NAME}, config {report.config_path})", ""]
+    out.append(_table(rows, ("rule", "severity", "enforcement", "resource", "message")) if rows else "No violation.")
+    s = summary(report)
+    na = [f"{k} ({report.not_applicable[k][0]})" for k in sorted(report.not_applicable)
+          if not any(isinstance(r, ResourceRule) and r.rule_id == k for r in RULES)]
+    out += ["", f"{s['rulesRun']} rules run; {s['mandatoryViolations']} mandatory and {s['advisoryViolations']} advisory violation(s)."]
+    if na:
+        out.append("Stack rules not applicable: " + "; ".join(na))
+    return "\n".join(out)
+
+
+def _rule_doc(rule) -> dict[str, Any]:
+    return {
+        "id": rule.rule_id,
+        "domain": rule.domain,
+        "description": rule.description,
+        "severity": rule.severity_name,
+        "defaultEnforcement": rule.enforcement_level.value,
+        "references": list(rule.references),
+        "remediation": rule.remediation_steps,
+        "kind": "stack" if isinstance(rule, StackRule) else "resource",
+    }
+
+
+def to_json(report: AuditReport) -> dict[str, Any]:
+    return {
+        "pack": PACK_NAME,
+        "summary": summary(report),
+        "rules": [{**_rule_doc(r), "enforcement": report.levels.get(r.rule_id)} for r in RULES],
+        "violations": [asdict(f) for f in report.findings],
+        "notApplicable": report.not_applicable,
+    }
+
+
+def to_sarif(report: AuditReport) -> dict[str, Any]:
+    index = {r.rule_id: i for i, r in enumerate(RULES)}
+    rules = [{
+        "id": r.rule_id,
+        "name": r.rule_id.replace("-", ""),
+        "shortDescription": {"text": r.description},
+        "fullDescription": {"text": f"{r.description} ({', '.join(r.references)})"},
+        "help": {"text": r.remediation_steps, "markdown": f"**Remediation:** {r.remediation_steps}"},
+        "defaultConfiguration": {"level": SARIF_LEVEL.get(report.levels.get(r.rule_id, "advisory"), "none")},
+        "properties": {"tags": ["security", r.domain, *r.references], "severity": r.severity_name,
+                       "security-severity": {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}[r.severity_name]},
+    } for r in RULES]
+    results = []
+    for f in report.findings:
+        fingerprint = hashlib.sha256(f"{f.rule}|{f.urn}|{f.message}".encode()).hexdigest()
+        results.append({
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": SARIF_LEVEL[f.enforcement],
+            "message": {"text": f"{f.message} [{f.name or 'stack ' + report.stack}]"},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": f"Pulumi.{report.stack}.yaml"}, "region": {"startLine": 1}},
+                "logicalLocations": [{"name": f.name or report.stack, "fullyQualifiedName": f.urn or report.stack,
+                                      "kind": "resource"}],
+            }],
+            "partialFingerprints": {"coprsViolation/v1": fingerprint},
+            "properties": {"severity": f.severity, "enforcement": f.enforcement, "resourceType": f.type},
+        })
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": PACK_NAME, "version": "0.1.0", "informationUri":
+                                "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/", "rules": rules}},
+            "automationDetails": {"id": f"coprs-audit/{report.stack}/"},
+            "results": results,
+        }],
+    }
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: AuditReport) -> str:
+    s = summary(report)
+    status = "❌" if s["mandatoryViolations"] else "✅"
+    out = [f"## {status} Policy report: stack `{report.stack}`", "",
+           f"Pack `{PACK_NAME}`, {s['rulesRun']} rules, config `{report.config_path}`: "
+           f"**{s['mandatoryViolations']} mandatory**, {s['advisoryViolations']} advisory violation(s).", ""]
+    if report.findings:
+        out += ["| Rule | Severity | Enforcement | Resource | Message |", "|---|---|---|---|---|"]
+        out += [f"| {f.rule} | {f.severity} | {f.enforcement} | `{_md(f.name or '(stack)')}` | {_md(f.message)} |"
+                for f in report.findings]
+    else:
+        out.append("No violation.")
+    stack_na = {k: v for k, v in report.not_applicable.items() if any(isinstance(r, StackRule) and r.rule_id == k for r in RULES)}
+    if stack_na:
+        out += ["", "Stack rules not applicable:", *[f"- {k}: {_md(v[0])}" for k, v in sorted(stack_na.items())]]
+    return "\n".join(out) + "\n"
+
+
+def write_reports(report: AuditReport, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "audit.json", "sarif": out_dir / "audit.sarif", "markdown": out_dir / "audit.md"}
+    paths["json"].write_text(json.dumps(to_json(report), indent=1) + "\n")
+    paths["sarif"].write_text(json.dumps(to_sarif(report), indent=1) + "\n")
+    paths["markdown"].write_text(to_markdown(report))
+    return paths
+
+
+def plan_section(result: RunResult, plan: dict[str, Any]) -> list[str]:
+    """`make plan` extension: the policy summary of the same run (and `policy` in the plan JSON)."""
+    try:
+        report = run_audit(result.stack, result=result)
+    except ConfigError as err:
+        return [f"Policy pack {PACK_NAME}: not run ({err})"]
+    plan["policy"] = {**summary(report), "violations": [asdict(f) for f in report.mandatory]}
+    return summary_lines(report)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="make audit", description=__doc__.splitlines()[0])
+    ap.add_argument("--stack", default="dev")
+    ap.add_argument("--config", default=None, help="policy config JSON (default policies/config/<stack>.json)")
+    ap.add_argument("--out", default=None, help="report directory (default audit-<stack>/)")
+    args = ap.parse_args(argv)
+    try:
+        report = run_audit(args.stack, Path(args.config) if args.config else None)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(render_table(report))
+    paths = write_reports(report, Path(args.out or f"audit-{args.stack}"))
+    print("\nReports: " + ", ".join(str(p) for p in paths.values()))
+    return 1 if report.mandatory else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
