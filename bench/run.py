@@ -1,0 +1,214 @@
+"""`make bench`: how long the offline preview takes and how much memory it needs, as the platform grows.
+
+Cases: the dev and prod stacks, and prod-shaped stacks with 50, 200 and 500 infra workers (prod's config
+with the infra node group's count overridden in memory: no stack file is written). Each run is a fresh
+Python process (`--one CASE`) that imports the program, runs it under the mocks, builds the plan (waves
+and critical path included), renders the summary and serializes the plan JSON, then reports its phase
+times and its peak resident memory (getrusage). Each case runs several times; the median is reported.
+Prints a table and writes the figures as JSON (bench/results.json, not committed). Figures, not asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORKERS = (50, 200, 500)
+GROUP = "infra"
+
+
+def cases(workers: tuple[int, ...] = DEFAULT_WORKERS) -> dict[str, tuple[str, dict[str, Any]]]:
+    """case name → (stack, config overrides)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {})}
+    for n in workers:
+        out[f"prod-{n}"] = (
+            "prod",
+            {f"coprs:nodeGroups.{GROUP}.count": n, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": n},
+        )
+    return out
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def measure(stack: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """One offline preview in this process: phase times (s), peak memory (MB) and plan figures."""
+    t0 = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    from offline.harness import run_stack
+    from offline.plan import build_plan, render_summary
+
+    imported_rss = _rss_mb()
+    t1 = time.perf_counter()
+    result = run_stack(stack, overrides)
+    t2 = time.perf_counter()
+    plan, extra = build_plan(result)
+    render_summary(result, extra)
+    json.dumps(plan, indent=1, default=str)
+    t3 = time.perf_counter()
+    cp = plan.get("criticalPath", {})
+    return {
+        "importSeconds": t1 - t0,
+        "programSeconds": t2 - t1,
+        "planSeconds": t3 - t2,
+        "previewSeconds": t3 - t1,
+        "peakRssMb": _rss_mb(),
+        "importRssMb": imported_rss,
+        "resources": len(result.resources),
+        "customResources": sum(r.custom for r in result.resources),
+        "waves": len(plan.get("waves", [])),
+        "criticalPathSeconds": cp.get("seconds"),
+        "serialSeconds": cp.get("serialSeconds"),
+        "criticalPathRatio": cp.get("ratio"),
+    }
+
+
+def run_case(name: str, runs: int) -> dict[str, Any]:
+    """Runs one case `runs` times, each in a fresh process; returns every run and the medians."""
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.run", "--one", name], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SystemExit(f"error: benchmark case {name} failed: {tail}")
+        sample = json.loads(proc.stdout.strip().splitlines()[-1])
+        sample["processSeconds"] = wall
+        samples.append(sample)
+    return {"runs": samples, "median": median_of(samples)}
+
+
+def median_of(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, v in samples[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return {k: statistics.median(s[k] for s in samples if s.get(k) is not None) for k in keys if all(s.get(k) is not None for s in samples)}
+
+
+def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    lo, hi = f"prod-{min(workers)}", f"prod-{max(workers)}"
+    if len(workers) > 1 and lo in results and hi in results:
+        a, b = results[lo]["median"], results[hi]["median"]
+        out["scaling"] = {
+            "from": lo,
+            "to": hi,
+            "workersRatio": max(workers) / min(workers),
+            "resourcesRatio": b["resources"] / a["resources"],
+            "previewSecondsRatio": b["previewSeconds"] / a["previewSeconds"],
+            "peakRssRatio": b["peakRssMb"] / a["peakRssMb"],
+        }
+    if "prod" in results:
+        m = results["prod"]["median"]
+        out["prodCriticalPath"] = {
+            "seconds": m.get("criticalPathSeconds"),
+            "serialSeconds": m.get("serialSeconds"),
+            "ratio": m.get("criticalPathRatio"),
+        }
+    return out
+
+
+def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: int) -> str:
+    headers = ("case", "resources", "preview s", "program s", "plan s", "process s", "peak MB", "waves", "critical path")
+    rows = []
+    for name, res in results.items():
+        m = res["median"]
+        cp = m.get("criticalPathSeconds")
+        rows.append(
+            (
+                name,
+                f"{m['resources']:.0f}",
+                f"{m['previewSeconds']:.2f}",
+                f"{m['programSeconds']:.2f}",
+                f"{m['planSeconds']:.2f}",
+                f"{m['processSeconds']:.2f}",
+                f"{m['peakRssMb']:.0f}",
+                f"{m['waves']:.0f}",
+                f"{cp / 60:.1f} min" if cp else "-",
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = lambda row: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
+    out = [f"Offline preview benchmark (median of {runs} runs, each in a fresh process)", line(headers)]
+    out += [line(tuple("-" * w for w in widths)), *map(line, rows)]
+    if "scaling" in summary:
+        s = summary["scaling"]
+        out += [
+            "",
+            f"{s['to']} / {s['from']}: {s['workersRatio']:.0f}x the workers, {s['resourcesRatio']:.1f}x the resources, "
+            f"{s['previewSecondsRatio']:.1f}x the preview time, {s['peakRssRatio']:.1f}x the peak memory",
+        ]
+    if "prodCriticalPath" in summary and summary["prodCriticalPath"]["seconds"]:
+        c = summary["prodCriticalPath"]
+        out.append(
+            f"prod critical path {c['seconds'] / 60:.1f} min, all steps one after another {c['serialSeconds'] / 60:.1f} min: "
+            f"ratio {c['ratio']:.1f}x (duration model: offline/durations.yaml)"
+        )
+    return "\n".join(out)
+
+
+def _workers(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers takes counts like 50,200,500, not {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("--workers needs at least one count of 1 or more")
+    return values
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per case (median reported); default 3")
+    ap.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS, help="infra worker counts of the prod-shaped cases")
+    ap.add_argument("--cases", default=None, help="comma-separated subset of the cases (default: all)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process: one run, JSON on stdout
+    args = ap.parse_args(argv)
+
+    if args.one:
+        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") else ())
+        stack, overrides = known[args.one]
+        print(json.dumps(measure(stack, overrides)))
+        return 0
+
+    all_cases = cases(args.workers)
+    chosen = [c.strip() for c in args.cases.split(",")] if args.cases else list(all_cases)
+    unknown = [c for c in chosen if c not in all_cases]
+    if unknown:
+        print(f"error: unknown case {', '.join(unknown)}; known: {', '.join(all_cases)}", file=sys.stderr)
+        return 2
+    if args.runs < 1:
+        print("error: --runs must be 1 or more", file=sys.stderr)
+        return 2
+    results = {}
+    for name in chosen:
+        print(f"  {name}: {args.runs} run(s)...", file=sys.stderr, flush=True)
+        results[name] = run_case(name, args.runs)
+    summary = summarize(results, args.workers)
+    print(render(results, summary, args.runs))
+    doc = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "runs": args.runs,
+        "cases": {name: {"stack": all_cases[name][0], "overrides": all_cases[name][1], **res} for name, res in results.items()},
+        "summary": summary,
+    }
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"\nFigures written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
