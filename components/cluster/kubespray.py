@@ -77,7 +77,11 @@ fetch() {{
 }}
 venv() {{
   [ -f "$KS_VENV/.coprs-installed" ] && return 0
-  rm -rf "$KS_VENV" && python3 -m venv "$KS_VENV"
+  py="${{KUBESPRAY_PYTHON:-python3}}"
+  # Kubespray's ansible (core 2.18) runs on Python 3.11 to 3.13 (docs/ansible/ansible.md).
+  "$py" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || {{
+    echo "Kubespray $KS_VERSION needs Python 3.11-3.13; $py is $("$py" -V 2>&1); set KUBESPRAY_PYTHON" >&2; exit 1; }}
+  rm -rf "$KS_VENV" && "$py" -m venv "$KS_VENV"
   "$KS_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$KS_DIR/requirements.txt"
   touch "$KS_VENV/.coprs-installed"
 }}

@@ -12,15 +12,15 @@ from tests.conftest import stack_run
 
 
 def test_writes_exactly_what_the_program_uses(tmp_path: Path, capsys):
-    assert inventory.main(["--stack", "prod", "--out", str(tmp_path)]) == 0
-    prod = stack_run("prod")
-    assert (tmp_path / "hosts.yaml").read_text() == prod.raw_outputs["inventory"]
-    for rel, text in prod.raw_outputs["inventoryGroupVars"].items():
+    assert inventory.main(["--stack", "dev", "--out", str(tmp_path)]) == 0
+    dev = stack_run("dev")
+    assert (tmp_path / "hosts.yaml").read_text() == dev.raw_outputs["inventory"]
+    for rel, text in dev.raw_outputs["inventoryGroupVars"].items():
         assert (tmp_path / rel).read_text() == text
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    assert written == {"hosts.yaml", *prod.raw_outputs["inventoryGroupVars"]}
+    assert written == {"hosts.yaml", *dev.raw_outputs["inventoryGroupVars"]}
     out = capsys.readouterr().out
-    assert "kube_control_plane=3" in out and "infra=8" in out and "remove-node.yml" in out
+    assert "kube_control_plane=1" in out and "infra=3" in out and "remove-node.yml" in out
     assert "offline-dummy" not in "".join(p.read_text() for p in tmp_path.rglob("*.y*ml"))
 
 

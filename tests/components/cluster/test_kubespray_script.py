@@ -128,3 +128,13 @@ def test_fetch_refuses_a_tag_that_is_not_the_pinned_commit(dev: RunResult, tmp_p
 def test_kubeconfig_server_is_rewritten_to_the_api_endpoint():
     text = "clusters:\n- cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: x\n"
     assert "    server: https://192.168.0.9:6443\n" in kubespray.rewrite_server(text, "192.168.0.9")
+
+
+def test_venv_step_names_the_python_it_needs(dev: RunResult, fake_home: Path, tmp_path: Path):
+    (fake_home / ".cache/coprs/kubespray/venv-v2.31.0/.coprs-installed").unlink()
+    old = tmp_path / "python-old"
+    old.write_text("#!/bin/bash\n[ \"$1\" = -V ] && echo 'Python 3.9.2'; exit 1\n")
+    old.chmod(0o755)
+    out = run_script(kubespray.script(dev.config, "venv", WORK), fake_home, KUBESPRAY_PYTHON=str(old))
+    assert out.returncode == 1
+    assert "needs Python 3.11-3.13" in out.stderr and "Python 3.9.2" in out.stderr
