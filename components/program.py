@@ -9,6 +9,7 @@ import pulumi
 from .cloud import Cloud
 from .cluster import Cluster
 from .config import StackConfig
+from .platform import Platform
 from .storage.storage import Storage, credentials_from_config
 
 
@@ -29,8 +30,14 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         outputs["inventoryGroupVars"] = cluster.inventory_files.apply(
             lambda files: {path: text for path, text in files.items() if path.startswith("group_vars/")}
         )
+    platform = Platform("platform", cfg, cluster.provider) if cfg.platform.enabled else None
+    if platform is not None:
+        outputs["platform"] = platform.summary
     if cfg.object_storage is not None:
-        storage = Storage("storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider)
+        storage = Storage(
+            "storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider,
+            namespaces=platform.namespaces if platform is not None else None,
+        )
         outputs["objectStorageEndpoint"] = storage.store.endpoint
         outputs["buckets"] = storage.bucket_names
     return outputs

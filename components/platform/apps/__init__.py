@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..app import App
-from . import apisix, cert_manager, keda, linkerd, linkerd_viz, metrics_server, rook_ceph
+from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
 
 APPS: tuple[App, ...] = (
+    gateway_api.APP,
     cert_manager.APP,
     linkerd.APP,
     linkerd_viz.APP,
@@ -13,4 +14,5 @@ APPS: tuple[App, ...] = (
     rook_ceph.APP,
     metrics_server.APP,
     keda.APP,
+    velero.APP,
 )

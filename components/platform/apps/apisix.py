@@ -128,7 +128,7 @@ APP = App(
     ),
     routes=(UiRoute("apisix", ADMIN_SERVICE, ADMIN_PORT, oidc_client="apisix"),),
     depends_on=("cert-manager",),
-    optional=(MONITORING_APP,),
+    optional=("gateway-api", MONITORING_APP),
     objects=objects,
     description="API gateway and ingress controller",
 )

@@ -120,7 +120,7 @@ APP = App(
     ),
     flows=(apiserver(NAMESPACE),),
     depends_on=("cert-manager",),
-    optional=(MONITORING_APP,),
+    optional=("gateway-api", MONITORING_APP),
     before=identity,
     description="service mesh: mTLS identity and authorization policy",
 )
