@@ -69,6 +69,8 @@ NAMESPACES: tuple[NamespaceSpec, ...] = (
     NamespaceSpec("falco", "security", "privileged", False, _q("8", "8Gi", "16Gi", "10Gi", 100, 5),
                   "Falco loads an eBPF probe on every node; a host sensor, not meshed"),
     NamespaceSpec("iam", "security", "restricted", True, _q("8", "16Gi", "32Gi", "200Gi", 50, 20)),
+    NamespaceSpec("velero", "main", "privileged", False, _q("4", "10Gi", "64Gi", "10Gi", 60, 5),
+                  "Velero's node agent reads pod volumes through hostPath as root (file-system backups); a host agent, not meshed"),
 )
 
 

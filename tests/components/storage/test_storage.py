@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from components.config import BUCKETS
+from components.storage.backups import missing_backups
 from components.storage.storage import BACKUP_RETENTION_DAYS, CONSUMERS
 
 BUCKET = "pulumi-python:dynamic/storage:Bucket"
@@ -119,3 +120,8 @@ def test_velero_gets_an_aws_credentials_file(prod):
     ini = configparser.ConfigParser()
     ini.read_string(_data(prod, "velero", "velero-s3-credentials")["cloud"])
     assert dict(ini["default"]) == {"aws_access_key_id": ACCESS_KEY_VALUE, "aws_secret_access_key": SECRET_KEY_VALUE}
+
+
+def test_every_stateful_app_of_both_stacks_declared_a_backup(any_stack):
+    # The stack-level check (also usable by the policy pack): in this file so the cached runs are shared.
+    assert missing_backups(any_stack.resources) == []
