@@ -71,7 +71,8 @@ def is_kind(t: str, *kinds: str, group: Optional[str] = None) -> bool:
 
 def cluster_scoped(t: str) -> bool:
     kind = kind_of(t) or ""
-    return kind in CLUSTER_SCOPED or kind.startswith("Cluster")
+    # ClusterRole, ClusterIssuer, ... but not CloudNativePG's namespaced `Cluster`
+    return kind in CLUSTER_SCOPED or (kind.startswith("Cluster") and kind[7:8].isupper())
 
 
 def namespace_of(res: Res) -> Optional[str]:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional
 from . import credentials as cred
 from .netsec import network
 from .base import (
-    Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_map, items, key, meta,
+    Cfg, NotApplicable, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_map, items, key, meta,
     number, opt, strings, truthy,
 )
 from .k8s import (
@@ -695,7 +695,7 @@ def network_policies(resources: list[Res]) -> list[Res]:
 def _k38(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
     nps = network_policies(resources)
     if not nps:
-        return
+        raise NotApplicable("the program declares no NetworkPolicy yet (ST-01 asks for them per namespace)")
     for w in resources:
         if not typed_workload(w.type):
             continue

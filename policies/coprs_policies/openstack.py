@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Optional
 from . import credentials as cred
 from .base import (
     Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_list, is_map, items, meta,
-    number, opt, strings, truthy, walk, dotted,
+    number, opt, strings, truthy, urn_name,
 )
 from .netsec import never_public_hits, network, public_range, sg_rule, within
 
@@ -100,6 +100,13 @@ rule(meta("OS-02", "high", "OpenStack API is reached over verified TLS", ["NSA:e
 # OS-03 .. OS-15: security groups
 
 
+def group_name(rule_res: Res) -> str:
+    """Name of the security group a rule belongs to (its parent, when the rule is declared under it)."""
+    if rule_res.parent_urn and "networking/secGroup:SecGroup::" in rule_res.parent_urn:
+        return urn_name(rule_res.parent_urn)
+    return ""
+
+
 def _world_port(port: int):
     def check(res: Res, cfg: Cfg) -> Iterator[str]:
         r = sg_rule(res.props)
@@ -146,7 +153,7 @@ def _os07(res: Res, cfg: Cfg) -> Iterator[str]:
     if within(r.prefix, cfg["adminCidrs"]):
         return
     for allowed in cfg["worldIngress"]:
-        if re.search(allowed.get("group") or "$^", res.urn) and r.protocol in ("tcp", "udp") and r.low == r.high \
+        if re.search(allowed.get("group") or "$^", group_name(res)) and r.protocol in ("tcp", "udp") and r.low == r.high \
                 and r.low in allowed.get("ports", []):
             return
     yield f"ingress from the public range {r.prefix}: {r.describe()}"
@@ -157,7 +164,7 @@ rule(meta("OS-07", "high", "No ingress from public CIDRs except admin CIDRs and 
           "Restrict the source to the admin CIDRs or a security group; for a public service put it behind the "
           "ingress load balancer and allow-list it in `worldIngress`.",
           {"adminCidrs": ADMIN_CIDRS,
-           "worldIngress": {"type": "array", "default": [], "description": "security groups (urn regex) allowed single public ports",
+           "worldIngress": {"type": "array", "default": [], "description": "security groups (name regex) allowed single public ports",
                             "items": {"type": "object", "properties": {"group": {"type": "string"},
                                                                        "ports": {"type": "array", "items": {"type": "integer"}}}}}}),
      [SGR], _os07)
@@ -166,13 +173,13 @@ rule(meta("OS-07", "high", "No ingress from public CIDRs except admin CIDRs and 
 def _os08(res: Res, cfg: Cfg) -> Iterator[str]:
     r = sg_rule(res.props)
     if r.direction == "egress" and r.prefix and r.prefix.strip() in ("0.0.0.0/0", "::/0"):
-        if not any(re.search(g, res.urn) for g in cfg["allowedGroups"]):
+        if not any(re.search(g, group_name(res)) for g in cfg["allowedGroups"]):
             yield f"egress to the whole Internet ({r.describe()}); only egress/NAT nodes should have it"
 
 
 rule(meta("OS-08", "low", "World egress only from egress/NAT security groups", ["AVD-OPNSTK-0004"],
           "Limit egress to the registries, mirrors and API endpoints the nodes need, or route it through the egress nodes.",
-          {"allowedGroups": strings("urn regexes of security groups allowed world egress", ["egress", "gateway", "nat"])}),
+          {"allowedGroups": strings("name regexes of security groups allowed world egress", ["egress", "gateway", "nat"])}),
      [SGR], _os08)
 
 
