@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import kubernetes_validate
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
@@ -95,6 +96,8 @@ def test_native_declaration_is_a_record_in_the_apps_namespace(declared):
     assert record.inputs["data"]["bucket"] == "coprs-prod-backups"
     assert record.inputs["data"]["method"] == "cnpg-barman"
     assert record.inputs["data"]["retentionDays"] == "30"
+    manifest = {k: record.inputs[k] for k in ("apiVersion", "kind", "metadata", "data")}
+    kubernetes_validate.validate(manifest, declared.config.cluster.kubernetes_version, strict=True)
 
 
 def test_check_names_the_stateful_app_without_a_backup(declared):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import json
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -125,3 +126,12 @@ def test_velero_gets_an_aws_credentials_file(prod):
 def test_every_stateful_app_of_both_stacks_declared_a_backup(any_stack):
     # The stack-level check (also usable by the policy pack): in this file so the cached runs are shared.
     assert missing_backups(any_stack.resources) == []
+
+
+def test_secrets_wait_for_their_namespace_and_are_valid_kubernetes_objects(any_stack):
+    namespaces = {r.inputs["metadata"]["name"]: r.urn for r in any_stack.of_type("kubernetes:core/v1:Namespace")}
+    version = any_stack.config.cluster.kubernetes_version
+    for (namespace, _), r in credential_secrets(any_stack).items():
+        assert namespaces[namespace] in r.dependencies
+        manifest = {k: v for k, v in r.inputs.items() if k in ("apiVersion", "kind", "metadata", "type", "stringData")}
+        kubernetes_validate.validate(manifest, version, strict=True)
