@@ -232,6 +232,9 @@ def cluster_fingerprint(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess)
 
 
 def node_fingerprint(node: Node, cfg: StackConfig) -> str:
-    """The trigger of a worker's scale.yml run: its host entry, its group's vars and the version."""
-    doc = {"host": _host_vars(node), "group": node["group"], "vars": _group_vars(cfg, node["group"])}
+    """The trigger of a worker's scale.yml run: its host entry, its group and the version.
+
+    Its group's labels and taints are not in it: they are cluster.yml's (hosts.yaml group vars).
+    """
+    doc = {"host": _host_vars(node), "group": node["group"]}
     return fingerprint({node["name"]: json.dumps(doc, sort_keys=True)}, cfg.cluster.kubespray.version)

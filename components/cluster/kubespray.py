@@ -185,7 +185,7 @@ class KubesprayRun(pulumi.ComponentResource):
                 f"{name}-scale-{node.name}",
                 create=script(cfg, "scale", work, node.name),
                 update=script(cfg, "write", work),
-                delete=f"echo {shlex.quote(node.name)} left the inventory: drain and remove it with remove-node.yml (see README)",
+                delete=f"echo {shlex.quote(f'{node.name}: if it left the inventory, drain and remove it with remove-node.yml (see README)')}",
                 environment=env,
             stdin=key,
                 # A replaced VM is a new, empty machine: join it again.

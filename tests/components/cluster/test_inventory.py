@@ -216,12 +216,18 @@ def test_cluster_trigger_changes_when_and_only_when_inventory_vars_or_version_ch
     assert inv.fingerprint(files, "v2.31.0") != inv.fingerprint(files, "v2.30.0")
 
 
-def test_node_trigger_covers_its_host_entry_and_group_vars_only(dev: RunResult):
+def test_node_trigger_covers_its_host_entry_only(dev: RunResult):
     cfg = dev.config
     node = next(n for n in nodes_of(dev) if n["group"] == "infra")
     base = inv.node_fingerprint(node, cfg)
     assert inv.node_fingerprint(dict(node, publicIp="203.0.113.50"), cfg) == base
     assert inv.node_fingerprint(dict(node, privateIp="192.168.9.9"), cfg) != base
+    assert inv.node_fingerprint(dict(node, group="prometheus"), cfg) != base
+    # a group's taints are applied by cluster.yml, whose trigger they change
     groups = dict(cfg.node_groups)
     groups["infra"] = groups["infra"].model_copy(update={"taints": ["a=b:NoSchedule"]})
-    assert inv.node_fingerprint(node, cfg.model_copy(update={"node_groups": groups})) != base
+    tainted = cfg.model_copy(update={"node_groups": groups})
+    assert inv.node_fingerprint(node, tainted) == base
+    assert inv.cluster_fingerprint(nodes_of(dev), tainted, inv.ApiAccess()) != inv.cluster_fingerprint(
+        nodes_of(dev), cfg, inv.ApiAccess()
+    )
