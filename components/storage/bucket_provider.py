@@ -429,7 +429,6 @@ class BucketProvider(ResourceProvider):
         return DiffResult(
             changes=bool(replaces or updates),
             replaces=replaces,
-            stables=["bucket"],
             # Same name on the same store cannot exist twice: delete the old one first.
             delete_before_replace=bool(replaces) and same_place,
         )

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..config import BUCKETS, ObjectStorageConfig
+from .backups import VELERO_NAMESPACE
 from .bucket import Bucket, BucketArgs, Lifecycle
 
 # Days the backups bucket keeps a deleted or overwritten backup object: the default backup retention,
@@ -103,7 +104,6 @@ class Consumer:
     app: str
 
 
-VELERO_NAMESPACE = "velero"
 VELERO_CREDENTIALS = "velero-s3-credentials"
 
 CONSUMERS: tuple[Consumer, ...] = (

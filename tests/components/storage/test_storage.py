@@ -85,6 +85,8 @@ def test_credentials_never_appear_in_masked_inputs_outputs_or_the_plan(any_stack
         assert value not in json.dumps(any_stack.outputs)
     for r in any_stack.of_type(BUCKET):  # the provider reads keys from config, not from its inputs
         assert SECRET_KEY_VALUE not in json.dumps(r.inputs) and SECRET_KEY_VALUE not in json.dumps(r.outputs)
+        # the pickled provider is a secret (masked in the plan) and small: pickled by reference
+        assert r.masked_inputs["__provider"] == "[secret]" and len(r.inputs["__provider"]) < 1000
 
 
 def _data(run, namespace: str, name: str) -> dict[str, str]:
