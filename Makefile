@@ -5,13 +5,14 @@ VENV ?= venv
 PY := $(VENV)/bin/python
 PLAN_OUT ?= plan-$(STACK).json
 
-.PHONY: help venv plan test diff bench inventory
+.PHONY: help venv plan test diff bench inventory audit
 
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
 	@echo "make diff BASE=old.json HEAD=new.json [FORMAT=text|markdown]   resource-level diff of two plans"
 	@echo "make bench                                        offline preview time and memory: dev, prod, 50/200/500 workers"
 	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
+	@echo "make audit [STACK=dev|prod] [AUDIT_DIR=dir]       policy pack offline: table + JSON/SARIF/Markdown reports; fails on mandatory violations"
 	@echo "make test                                         the whole test suite"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -39,3 +40,7 @@ bench: venv
 INVENTORY_DIR ?= inventory-$(STACK)
 inventory: venv
 	$(PY) -m offline.inventory --stack $(STACK) --out $(INVENTORY_DIR) $(if $(STACK_OUTPUTS),--stack-outputs $(STACK_OUTPUTS))
+
+AUDIT_DIR ?= audit-$(STACK)
+audit: venv
+	$(PY) -m offline.audit --stack $(STACK) --out $(AUDIT_DIR)

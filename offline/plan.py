@@ -48,11 +48,12 @@ def namespace_of(inputs: dict[str, Any]) -> Optional[str]:
 
 def extensions() -> list[Any]:
     """Further plan sections, each `(result, plan) -> summary lines`; each may add keys to the plan."""
+    from .audit import plan_section as policy_summary
     from .diff import plan_section as diff_fields
     from .object_storage import plan_section as object_storage
     from .waves import plan_section as waves_and_critical_path
 
-    return [diff_fields, waves_and_critical_path, object_storage]
+    return [diff_fields, waves_and_critical_path, object_storage, policy_summary]
 
 
 def build_plan(result: RunResult) -> tuple[dict[str, Any], list[str]]:
