@@ -413,9 +413,9 @@ def render_text(d: PlanDiff) -> str:
     out = [f"Plan diff {d.base_stack} → {d.head_stack}: {_counts(d)}"]
     out += [f"WARNING: {w}" for w in _warnings(d)]
     if d.added:
-        out += ["", "Added"] + [f"  + {_label(r)}" for r in d.added]
+        out += ["", f"Added: {_by_type(r['type'] for r in d.added)}"] + [f"  + {_label(r)}" for r in d.added]
     if d.removed:
-        out += ["", "Removed"] + [f"  - {_label(r)}" for r in d.removed]
+        out += ["", f"Removed: {_by_type(r['type'] for r in d.removed)}"] + [f"  - {_label(r)}" for r in d.removed]
     if d.replaced:
         out += ["", "Replaced (delete and create)"]
         out += [f"  ± {c.type}  {c.name}: {_paths(c.paths)} (replaces on: {_paths(c.replace)})" for c in d.replaced]
@@ -441,6 +441,15 @@ def render_text(d: PlanDiff) -> str:
     return "\n".join(out)
 
 
+def _by_type(types: Iterable[str]) -> str:
+    """`Namespace ×11, Release ×3, Port`: what a long list is made of, most frequent first."""
+    counts: dict[str, int] = {}
+    for t in types:
+        short = t.rsplit(":", 1)[-1]
+        counts[short] = counts.get(short, 0) + 1
+    return ", ".join(f"{t} ×{n}" if n > 1 else t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -448,7 +457,9 @@ def _md(text: str) -> str:
 def _md_section(title: str, rows: list[tuple], headers: tuple, open_: bool = False) -> list[str]:
     table = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     table += ["| " + " | ".join(_md(str(c)) for c in row) + " |" for row in rows]
-    return ["", f"<details{' open' if open_ else ''}><summary>{title} ({len(rows)})</summary>", "", *table, "", "</details>"]
+    kinds = _md(_by_type(str(row[0]).strip("`") for row in rows))
+    summary = f"{title} ({len(rows)}): {kinds}"
+    return ["", f"<details{' open' if open_ else ''}><summary>{summary}</summary>", "", *table, "", "</details>"]
 
 
 def render_markdown(d: PlanDiff) -> str:
