@@ -84,7 +84,7 @@ def run_case(name: str, runs: int) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SystemExit(f"error: benchmark case {name} failed: {tail}")
+            return {"error": tail, "runs": samples}
         sample = json.loads(proc.stdout.strip().splitlines()[-1])
         sample["processSeconds"] = wall
         samples.append(sample)
@@ -99,7 +99,8 @@ def median_of(samples: list[dict[str, Any]]) -> dict[str, Any]:
 def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lo, hi = f"prod-{min(workers)}", f"prod-{max(workers)}"
-    if len(workers) > 1 and lo in results and hi in results:
+    ok = {name: res for name, res in results.items() if "error" not in res}
+    if len(workers) > 1 and lo in ok and hi in ok:
         a, b = results[lo]["median"], results[hi]["median"]
         out["scaling"] = {
             "from": lo,
@@ -109,8 +110,8 @@ def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> d
             "previewSecondsRatio": b["previewSeconds"] / a["previewSeconds"],
             "peakRssRatio": b["peakRssMb"] / a["peakRssMb"],
         }
-    if "prod" in results:
-        m = results["prod"]["median"]
+    if "prod" in ok:
+        m = ok["prod"]["median"]
         out["prodCriticalPath"] = {
             "seconds": m.get("criticalPathSeconds"),
             "serialSeconds": m.get("serialSeconds"),
@@ -123,6 +124,9 @@ def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: in
     headers = ("case", "resources", "preview s", "program s", "plan s", "process s", "peak MB", "waves", "critical path")
     rows = []
     for name, res in results.items():
+        if "error" in res:
+            rows.append((name, f"failed: {res['error']}"[:120], "", "", "", "", "", "", ""))
+            continue
         m = res["median"]
         cp = m.get("criticalPathSeconds")
         rows.append(
@@ -207,6 +211,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"\nFigures written to {args.out}")
+    failed = [name for name, res in results.items() if "error" in res]
+    if failed:
+        print(f"error: benchmark case(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -59,3 +59,14 @@ def test_bad_arguments_are_one_line_errors(capsys):
     assert bench.main(["--cases", "nope"]) == 2
     assert "unknown case nope" in capsys.readouterr().err
     assert bench.main(["--runs", "0", "--cases", "dev"]) == 2
+
+
+def test_a_failed_case_is_reported_not_summarized():
+    results = {
+        "prod": {"runs": [_sample(100, 1.0, 100)], "median": bench.median_of([_sample(100, 1.0, 100)])},
+        "prod-50": {"runs": [_sample(200, 2.0, 120)], "median": bench.median_of([_sample(200, 2.0, 120)])},
+        "prod-500": {"error": "NameError: name 'x' is not defined", "runs": []},
+    }
+    summary = bench.summarize(results, (50, 500))
+    assert "scaling" not in summary and summary["prodCriticalPath"]["seconds"] == 600.0
+    assert "prod-500  failed: NameError" in bench.render(results, summary, 1)
