@@ -51,9 +51,10 @@ def extensions() -> list[Any]:
     from .audit import plan_section as policy_summary
     from .diff import plan_section as diff_fields
     from .object_storage import plan_section as object_storage
+    from .platform_plan import plan_section as platform_layer
     from .waves import plan_section as waves_and_critical_path
 
-    return [diff_fields, waves_and_critical_path, object_storage, policy_summary]
+    return [diff_fields, waves_and_critical_path, platform_layer, object_storage, policy_summary]
 
 
 def build_plan(result: RunResult) -> tuple[dict[str, Any], list[str]]:

@@ -201,16 +201,22 @@ class Platform(pulumi.ComponentResource):
 
     @property
     def summary(self) -> dict[str, Any]:
-        """Stack output: namespaces with their levels, apps with their charts."""
+        """Stack output: namespaces with their levels, apps (in dependency order) with their charts."""
+        after = _ordering(self.enabled)
         return {
             "namespaces": {s.name: {"podSecurity": s.pod_security, "meshed": s.name in self.env.meshed} for s in NAMESPACES},
-            "apps": {
-                a.name: {
+            "apps": [
+                {
+                    "name": a.name,
                     "namespace": a.namespace,
-                    "charts": {r.release_name: f"{r.chart.name}@{r.chart.version}" for r in a.releases},
+                    "charts": [
+                        f"{r.release_name}{'' if r.release_name == r.chart.name else f' ({r.chart.name})'} {r.chart.version}"
+                        for r in a.releases
+                    ],
+                    "after": sorted(after[a.name]),
                 }
                 for a in self.enabled.values()
-            },
+            ],
             "disabledApps": dict(sorted(self.disabled.items())),
         }
 
