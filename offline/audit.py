@@ -364,6 +364,8 @@ def plan_section(result: RunResult, plan: dict[str, Any]) -> list[str]:
         report = run_audit(result.stack, result=result)
     except ConfigError as err:
         return [f"Policy pack {PACK_NAME}: not run ({err})"]
+    except Exception as err:  # noqa: BLE001 - a broken rule must not take `make plan` down with it
+        return [f"Policy pack {PACK_NAME}: failed ({type(err).__name__}: {err}); run `make audit STACK={result.stack}`"]
     plan["policy"] = {**summary(report), "violations": [asdict(f) for f in report.mandatory]}
     return summary_lines(report)
 

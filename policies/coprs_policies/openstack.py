@@ -8,11 +8,11 @@ resources (server groups, floating IPs, load balancer pools) are stack rules in 
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from . import credentials as cred
 from .base import (
-    Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_list, is_map, items, meta,
+    Cfg, Res, ResourceRule, StackRule, Violation, as_list, elements, falsy, flag, get, has, is_map, items, meta,
     number, opt, strings, truthy, urn_name,
 )
 from .netsec import never_public_hits, network, public_range, sg_rule, within

@@ -13,18 +13,18 @@ from typing import Any, Iterator, Optional
 from .base import (
     Cfg, NotApplicable, Res, StackRule, Violation, as_list, dotted, elements, flag, has, is_map, items, key, meta, number,
     opt,
-    strings, truthy, walk,
+    strings, truthy,
 )
 from .helm import chart_name, value_nodes
 from .k8s import (
-    HELM_TYPES, LEVELS, SYSTEM_NAMESPACES, at_least, has_pods, host_covered, is_kind, kind_of, name_of, namespace_of,
+    HELM_TYPES, LEVELS, SYSTEM_NAMESPACES, at_least, host_covered, is_kind, kind_of, name_of, namespace_of,
     pod_specs, typed_workload,
 )
 from .kubernetes import PSA, network_policies
 from .netsec import never_public_hits, sg_rule, within
 from .openstack import (
     FIP, INSTANCE, LB, MEMBER, PORT, SERVER_GROUP, SG, by_type, groups_of_instance, groups_of_port, instance_groups,
-    instance_ports, rules_of_group,
+    rules_of_group,
 )
 
 RULES: list = []
