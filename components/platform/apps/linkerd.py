@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, apiserver, before_releases, logical
+from ..flows import HOSTS, Flow, pods, tcp
 from ..placement import Resources
 
 REPO = "https://helm.linkerd.io/edge"
@@ -118,7 +119,11 @@ APP = App(
         ChartRelease(Chart("linkerd-control-plane", REPO, VERSION), control_plane_values,
                      uses_crds=("policy.linkerd.io",)),
     ),
-    flows=(apiserver(NAMESPACE),),
+    flows=(
+        apiserver(NAMESPACE),
+        Flow("linkerd-webhooks", HOSTS, pods(NAMESPACE, keys=CONTROL_PLANE_PODS), tcp(8443, 9443),
+             "API server → proxy injector, service-profile and policy validators"),
+    ),
     depends_on=("cert-manager",),
     optional=("gateway-api", MONITORING_APP),
     before=identity,

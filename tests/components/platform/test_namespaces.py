@@ -94,6 +94,10 @@ def test_meshed_namespaces_reach_the_control_plane_and_open_the_proxy_port(dev):
     assert [p["port"] for p in to_cp["ports"]] == [8080, 8086, 8090, 4143]
     webhook = infra["allow-cert-manager-webhook-in"]["ingress"][0]
     assert {p["port"] for p in webhook["ports"]} == {10250, 4143}
+    networking = {p.inputs["metadata"]["name"]: p.inputs["spec"] for p in _in(dev, NETWORK_POLICY, "networking")}
+    hooks = networking["allow-linkerd-webhooks-in"]
+    assert hooks["podSelector"] == {"matchExpressions": [{"key": "linkerd.io/control-plane-component", "operator": "Exists"}]}
+    assert {p["port"] for p in hooks["ingress"][0]["ports"]} >= {8443, 9443}
     rook = {p.inputs["metadata"]["name"] for p in _in(dev, NETWORK_POLICY, "rook-ceph")}
     assert "allow-mesh-control-plane-to-networking" not in rook  # not meshed
 
