@@ -414,8 +414,10 @@ class ResourceRule(_RuleMixin, ResourceValidationPolicy):
 class StackRule(_RuleMixin, StackValidationPolicy):
     """A rule over the whole graph (resources with parents, dependencies and property dependencies)."""
 
-    def __init__(self, meta: Meta, domain: str, check: StackCheck, namespace_of: NamespaceOf = _no_namespace):
+    def __init__(self, meta: Meta, domain: str, check: StackCheck, namespace_of: NamespaceOf = _no_namespace,
+                 subjects: Iterable[str] = ()):
         self.meta, self.domain = meta, domain
+        self.subjects = frozenset(subjects)  # the type tokens the rule judges (documentation and coverage tests)
         self._check = check
         self._namespace_of = namespace_of
         super().__init__(

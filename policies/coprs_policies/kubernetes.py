@@ -474,7 +474,9 @@ RULES.append(StackRule(
     meta("K-25", "medium", "Service account tokens are mounted only where the account has permissions",
          ["CIS-5.1.6", "CKV_K8S_38", "NSA:C-0034", "Polaris:automountServiceAccountToken"],
          "Set `automountServiceAccountToken: false` on service accounts and pods that never call the API."),
-    "kubernetes", _k25, namespace_of=namespace_of))
+    "kubernetes", _k25, namespace_of=namespace_of,
+    subjects=("kubernetes:core/v1:ServiceAccount", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+              "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")))
 
 
 def _k26(res: Res, cfg: Cfg) -> Iterator[str]:
@@ -710,7 +712,7 @@ def _k38(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 RULES.append(StackRule(
     meta("K-38", "high", "Every pod is isolated by a NetworkPolicy", ["CIS-5.3.2", "CKV2_K8S_6", "NSA:C-0030", "kube-score:pod-networkpolicy"],
          "Declare a default-deny NetworkPolicy (podSelector {}) in the namespace, then the allowed flows."),
-    "kubernetes", _k38, namespace_of=namespace_of))
+    "kubernetes", _k38, namespace_of=namespace_of, subjects=("kubernetes:networking.k8s.io/v1:NetworkPolicy",)))
 
 METADATA_IP = "169.254.169.254"
 
@@ -843,7 +845,7 @@ RULES.append(StackRule(
     meta("K-44", "low", "Multi-replica workloads have a PodDisruptionBudget",
          ["kube-score:deployment-has-poddisruptionbudget", "Polaris:missingPodDisruptionBudget"],
          "Add a PodDisruptionBudget (maxUnavailable: 1) selecting the workload's pods."),
-    "kubernetes", _k44, namespace_of=namespace_of))
+    "kubernetes", _k44, namespace_of=namespace_of, subjects=("kubernetes:policy/v1:PodDisruptionBudget",)))
 
 
 def _k45(res: Res, cfg: Cfg) -> Iterator[str]:
@@ -1005,6 +1007,9 @@ def _k50(res: Res, cfg: Cfg) -> Iterator[str]:
         for i, n in enumerate(elements(get(res.props, "spec.networks"))):
             if opt(n, "cidr") in ("0.0.0.0/0", "::/0") and not as_list(opt(n, "except")):
                 yield f"spec.networks[{i}] authenticates every address ({opt(n, 'cidr')})"
+    elif kind == "AuthorizationPolicy":
+        if not as_list(get(res.props, "spec.requiredAuthenticationRefs")):
+            yield f"AuthorizationPolicy {namespace_of(res)}/{name_of(res)} requires no authentication"
     elif kind == "Server":
         policy = opt(res.props, "spec.accessPolicy")
         if policy in ("all-unauthenticated", "cluster-unauthenticated") and \
@@ -1017,7 +1022,7 @@ rule(meta("K-50", "medium", "Linkerd policy admits no unauthenticated clients fr
           "Use MeshTLSAuthentication, or NetworkAuthentication limited to the node and pod CIDRs; allow-list a Server that "
           "must take unauthenticated traffic (kubelet probes, the gateway).",
           {"openServers": strings("Servers (`namespace/name` regexes) allowed an unauthenticated access policy", [])}),
-     _k50, applies=lambda t: is_kind(t, "NetworkAuthentication", "Server", group="policy.linkerd.io"))
+     _k50, applies=lambda t: is_kind(t, "NetworkAuthentication", "Server", "AuthorizationPolicy", group="policy.linkerd.io"))
 
 AUTH_PLUGINS = {"openid-connect", "jwt-auth", "key-auth", "basic-auth", "hmac-auth", "authz-keycloak", "forward-auth", "ldap-auth"}
 
@@ -1044,3 +1049,25 @@ rule(meta("K-51", "high", "Gateway routes authenticate users (OIDC) and keep plu
           "Add the openid-connect plugin (Keycloak) with `secretRef`, or allow-list a route whose app does its own OAuth.",
           {"ownAuthentication": strings("ApisixRoutes (`namespace/name` regexes) whose app authenticates users itself", [])}),
      _k51, applies=lambda t: is_kind(t, "ApisixRoute", group="apisix.apache.org"))
+
+
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+_INSECURE_KUBECONFIG = re.compile(r"insecure-skip-tls-verify\s*:\s*true", re.I)
+
+
+def _k52(res: Res, cfg: Cfg) -> Iterator[str]:
+    kubeconfig = get(res.props, "kubeconfig")
+    if isinstance(kubeconfig, str):
+        if _INSECURE_KUBECONFIG.search(kubeconfig):
+            yield "the kubeconfig skips verification of the API server certificate"
+        if re.search(r"server:\s*http://", kubeconfig):
+            yield "the kubeconfig reaches the API server over plain http"
+    if not has(res.props, "clusterIdentifier") and cfg["requireClusterIdentifier"]:
+        yield "the provider sets no clusterIdentifier (a rotated kubeconfig would replace every object)"
+
+
+rule(meta("K-52", "high", "The Kubernetes provider verifies the API server and is pinned to its cluster",
+          ["NSA:encrypt-in-transit", "COPRS:architecture-1"],
+          "Keep certificate-authority-data in the kubeconfig (no insecure-skip-tls-verify) and set `clusterIdentifier`.",
+          {"requireClusterIdentifier": flag("require clusterIdentifier on explicit providers", True)}),
+     _k52, applies=lambda t: t == K8S_PROVIDER)

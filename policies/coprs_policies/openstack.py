@@ -49,8 +49,8 @@ def rule(m, types, check, **kw) -> None:
     RULES.append(ResourceRule(m, "openstack", types, check, **kw))
 
 
-def stack_rule(m, check) -> None:
-    RULES.append(StackRule(m, "openstack", check))
+def stack_rule(m, check, subjects=()) -> None:
+    RULES.append(StackRule(m, "openstack", check, subjects=subjects))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,7 +575,7 @@ stack_rule(meta("OS-21", "medium", "Control plane, etcd and bastion instances si
                 "Create a ServerGroup with policy anti-affinity (or soft-anti-affinity) per group and set "
                 "`schedulerHints[].group` on each instance.",
                 {"spreadGroups": strings("Kubespray/node groups that must be spread", ["kube_control_plane", "etcd", "bastion"])}),
-           _os21)
+           _os21, (INSTANCE, SERVER_GROUP))
 
 
 def _os22(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -599,7 +599,7 @@ stack_rule(meta("OS-22", "high", "Floating IPs only on bastions, egress nodes an
                 "Remove the floating IP; reach the node through the bastion or publish it through the ingress load balancer.",
                 {"allowedGroups": strings("node groups allowed a floating IP", ["bastion", "egress"]),
                  "allowedLoadBalancers": strings("load balancer name regexes allowed a floating IP", ["ingress"])}),
-           _os22)
+           _os22, (FIP, FIP_ASSOC, PORT, LB))
 
 
 ADMIN_PORTS = [22, 2379, 2380, 6443, 10250, 10257, 10259, 3389, 9180]
@@ -626,7 +626,7 @@ stack_rule(meta("OS-31", "high", "Public load balancer listeners on admin ports 
                 "set `tlsVersions` to TLSv1.2/TLSv1.3.",
                 {"adminPorts": {"type": "array", "items": {"type": "integer"}, "default": ADMIN_PORTS,
                                 "description": "listener ports that are administrative"}}),
-           _os31)
+           _os31, (LISTENER, LB))
 
 
 def _os32(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -638,7 +638,7 @@ def _os32(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 
 
 stack_rule(meta("OS-32", "low", "Every load balancer pool has a health monitor", ["COPRS:reliability"],
-                "Add a Monitor (TCP or HTTP) to the pool."), _os32)
+                "Add a Monitor (TCP or HTTP) to the pool."), _os32, (POOL, MONITOR))
 
 
 def _os33(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -652,4 +652,4 @@ def _os33(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 
 stack_rule(meta("OS-33", "medium", "The API load balancer stays private unless exposure is configured", ["NSA:api-server-not-exposed"],
                 "Drop the floating IP of the API VIP or set `exposeApiPublicly` (then OS-31 requires `allowedCidrs`).",
-                {"exposeApiPublicly": flag("the API VIP may carry a floating IP", False)}), _os33)
+                {"exposeApiPublicly": flag("the API VIP may carry a floating IP", False)}), _os33, (LB, LISTENER))

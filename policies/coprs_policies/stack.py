@@ -23,15 +23,19 @@ from .k8s import (
 from .kubernetes import PSA, network_policies
 from .netsec import never_public_hits, sg_rule, within
 from .openstack import (
-    FIP, INSTANCE, LB, MEMBER, PORT, SERVER_GROUP, SG, by_type, groups_of_instance, groups_of_port, instance_groups,
+    FIP, INSTANCE, LB, MEMBER, PORT, SERVER_GROUP, SG, SGR, by_type, groups_of_instance, groups_of_port, instance_groups,
     rules_of_group,
 )
 
 RULES: list = []
 
 
-def stack_rule(m, check) -> None:
-    RULES.append(StackRule(m, "stack", check, namespace_of=namespace_of))
+def stack_rule(m, check, subjects=()) -> None:
+    RULES.append(StackRule(m, "stack", check, namespace_of=namespace_of, subjects=subjects))
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 EXEMPT_NAMESPACES = strings("namespaces the rule does not ask for", SYSTEM_NAMESPACES)
@@ -93,7 +97,7 @@ stack_rule(meta("ST-01", "high", "Every namespace has a default-deny NetworkPoli
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
                  "requiredPolicyTypes": {"type": "array", "items": {"type": "string", "enum": ["Ingress", "Egress"]},
                                          "default": ["Ingress", "Egress"], "description": "directions denied by default"}}),
-           _st01)
+           _st01, (NAMESPACE, NETWORK_POLICY))
 
 
 def _st02(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -106,7 +110,8 @@ def _st02(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 stack_rule(meta("ST-02", "medium", "Every namespace has a ResourceQuota and a LimitRange", ["NSA:appendix-F", "NSA:appendix-G",
                                                                                           "KSV-0039", "KSV-0040"],
                 "Declare a ResourceQuota and a LimitRange in the namespace baseline.",
-                {"exemptNamespaces": EXEMPT_NAMESPACES}), _st02)
+                {"exemptNamespaces": EXEMPT_NAMESPACES}), _st02,
+           (NAMESPACE, "kubernetes:core/v1:ResourceQuota", "kubernetes:core/v1:LimitRange"))
 
 
 def _st03(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -140,7 +145,8 @@ stack_rule(meta("ST-03", "high", "Every namespace in use is declared with its Po
                 "Declare each namespace in the program with enforce, enforce-version, audit and warn labels.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
                  "auditWarnLevel": {"type": "string", "enum": ["", *LEVELS], "default": "restricted",
-                                    "description": "level audit/warn must reach ('' = at least the enforce level)"}}), _st03)
+                                    "description": "level audit/warn must reach ('' = at least the enforce level)"}}), _st03,
+           (NAMESPACE, *HELM_TYPES))
 
 
 LINKERD_CHARTS = ("linkerd-control-plane",)
@@ -171,7 +177,8 @@ stack_rule(meta("ST-13", "medium", "Every app namespace is meshed by Linkerd (mT
                 "Annotate the namespace `linkerd.io/inject: enabled`, or list it in `unmeshedNamespaces` with a reason.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
                  "unmeshedNamespaces": strings("namespaces left out of the mesh (host-network agents, the mesh itself)",
-                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero"])}), _st13)
+                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero"])}), _st13,
+           (NAMESPACE,))
 
 # ---------------------------------------------------------------------------------------------
 # ST-04: backups for every stateful app
@@ -258,7 +265,10 @@ stack_rule(meta("ST-04", "high", "Every stateful app has a scheduled backup with
                                                                       "openldap-stack-ha", "grafana", "mongodb", "postgresql",
                                                                       "keycloakx"]),
                  "exemptKinds": strings("kinds with their own durability (replicated, or the storage itself)",
-                                        ["Kafka", "KafkaNodePool", "CephCluster", "Prometheus"])}), _st04)
+                                        ["Kafka", "KafkaNodePool", "CephCluster", "Prometheus"])}), _st04,
+           ("kubernetes:velero.io/v1:Schedule", "kubernetes:velero.io/v1:BackupStorageLocation",
+            "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup", "kubernetes:apps/v1:StatefulSet",
+            "kubernetes:core/v1:PersistentVolumeClaim", *HELM_TYPES))
 
 # ---------------------------------------------------------------------------------------------
 # cloud exposure: ST-05 .. ST-09
@@ -278,7 +288,8 @@ stack_rule(meta("ST-05", "high", "Public addresses stay within budget; no instan
                 ["COPRS:minimal-exposure", "NSA:network-separation"],
                 "Reach nodes through the bastion; publish services through the ingress load balancer.",
                 {"maxPublicIps": {"type": "integer", "minimum": 0, "default": 5, "description": "most floating IPs the stack may hold"},
-                 "externalNetworks": strings("names/ids of external (public) networks", ["admin_external_net"])}), _st05)
+                 "externalNetworks": strings("names/ids of external (public) networks", ["admin_external_net"])}), _st05,
+           (FIP, INSTANCE))
 
 
 def _instance_ingress(inst: Res, resources: list[Res]) -> Iterator[tuple[Res, Res, Any]]:
@@ -317,7 +328,8 @@ stack_rule(meta("ST-06", "high", "SSH reaches nodes only from the bastions, and 
                 "Allow tcp/22 on node groups only from the bastion security group; on bastions only from the admin CIDRs.",
                 {"adminCidrs": strings("CIDRs of the administrators"),
                  "bastionGroups": strings("node groups that are bastions", ["bastion"]),
-                 "bastionSecurityGroups": strings("name regexes of the bastion security groups", ["bastion"])}), _st06)
+                 "bastionSecurityGroups": strings("name regexes of the bastion security groups", ["bastion"])}), _st06,
+           (INSTANCE, PORT, SG, SGR))
 
 
 def _st07(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -334,7 +346,7 @@ def _st07(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 
 stack_rule(meta("ST-07", "critical", "etcd, the API, kubelets and every never-public port are closed to the world on every instance",
                 ["NSA:control-plane-firewall", "CIS-1.2", "k8s:ports-and-protocols"],
-                "Remove world sources from the security groups attached to the instance."), _st07)
+                "Remove world sources from the security groups attached to the instance."), _st07, (INSTANCE, PORT, SG, SGR))
 
 
 def _st08(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -360,7 +372,7 @@ def _st08(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 
 
 stack_rule(meta("ST-08", "low", "Every instance and port has a security group; every security group is used",
-                ["COPRS:minimal-exposure"], "Attach the group or delete it."), _st08)
+                ["COPRS:minimal-exposure"], "Attach the group or delete it."), _st08, (INSTANCE, PORT, SG, LB))
 
 
 def _st09(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
@@ -394,7 +406,7 @@ stack_rule(meta("ST-09", "medium", "Production is highly available: 3 masters in
                  "minReplicas": {"type": "object", "additionalProperties": {"type": "integer"},
                                  "default": {"Cluster": 3, "Elasticsearch": 3, "KafkaNodePool": 3},
                                  "description": "kind → minimum replicas (CNPG Cluster.instances, ECK node count, replicas)"}}),
-           _st09)
+           _st09, (INSTANCE, SERVER_GROUP))
 
 # ---------------------------------------------------------------------------------------------
 # ST-10 .. ST-12: services, secret references, certificates
@@ -439,7 +451,7 @@ stack_rule(meta("ST-10", "medium", "NodePorts and the load balancer pools agree"
                 "Pin the gateway Service's nodePorts to the ports the Octavia pools target (32080/32443).",
                 {"internalNodePorts": {"type": "array", "items": {"type": "integer"}, "default": [],
                                        "description": "NodePorts used only from inside the node network (e.g. LDAP for PAM)"}}),
-           _st10)
+           _st10, (MEMBER, "kubernetes:core/v1:Service", *HELM_TYPES))
 
 REF_KEYS = re.compile(r"^(existingSecret|existingSecretName|existingObjstoreSecret|secretName|[A-Za-z]*SecretName)$")
 
@@ -487,7 +499,7 @@ stack_rule(meta("ST-11", "medium", "Every Secret a Release or workload names is 
                 "Create the Secret (from pulumi-random/pulumi-tls outputs) in the release's namespace, or list Secrets "
                 "created by operators in `externalSecrets`.",
                 {"externalSecrets": strings("`namespace/name` regexes of Secrets created outside the program (operators)", [])}),
-           _st11)
+           _st11, ("kubernetes:core/v1:Secret", *HELM_TYPES))
 
 
 def public_hosts(resources: list[Res]) -> Iterator[tuple[Res, str]]:
@@ -538,4 +550,6 @@ def _st12(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 
 stack_rule(meta("ST-12", "medium", "Every public hostname has a certificate covering it", ["gatekeeper:httpsonly", "NSA:encrypt-in-transit"],
                 "Add the hostname to the wildcard Certificate's dnsNames (or an ApisixTls/Certificate of its own).",
-                {"publicDomains": strings("public DNS domains (empty: every hostname counts)", [])}), _st12)
+                {"publicDomains": strings("public DNS domains (empty: every hostname counts)", [])}), _st12,
+           ("kubernetes:cert-manager.io/v1:Certificate", "kubernetes:apisix.apache.org/v2:ApisixTls",
+            "kubernetes:apisix.apache.org/v2:ApisixRoute", "kubernetes:networking.k8s.io/v1:Ingress"))

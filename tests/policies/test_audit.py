@@ -14,7 +14,7 @@ from offline import audit as audit_mod
 from offline.audit import audit, config_path, load_config, main, to_markdown, to_sarif, write_reports
 from offline.harness import Recorded, RunResult
 from offline.plan import build_plan
-from policies.coprs_policies.registry import BY_ID
+from policies.coprs_policies.registry import BY_ID, RESOURCE_RULES, STACK_RULES
 
 from ..conftest import stack_run
 from .cases import workload
@@ -114,3 +114,15 @@ def test_reports_render_without_violations():
     sarif = to_sarif(report)
     assert len(sarif["runs"][0]["results"]) == len(report.findings)
     assert "Policy report" in to_markdown(report)
+
+
+# Types that only link two declared resources: there is nothing of their own to judge.
+LINKS = {"openstack:compute/volumeAttach:VolumeAttach", "openstack:networking/routerInterface:RouterInterface"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_declared_type_is_judged_by_some_rule(stack):
+    declared = {r.type for r in stack_run(stack).resources if r.custom}
+    judged = {t for t in declared if any(rule.applies_to(t) for rule in RESOURCE_RULES)}
+    judged |= {t for rule in STACK_RULES for t in rule.subjects}
+    assert declared - judged - LINKS == set()
