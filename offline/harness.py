@@ -27,6 +27,9 @@ import yaml
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime import resource as presource
+from pulumi.runtime import stack as pstack
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
@@ -483,6 +486,34 @@ class RecordingMonitor(pmocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+    """The SDK's wait loop, but waiting for each batch of outputs at once.
+
+    The SDK re-waits on every pending output with FIRST_COMPLETED after each completion, which is
+    quadratic in the number of outputs (seconds for a prod-sized stack). Waiting for the whole batch
+    and then for whatever was added meanwhile gives the same end state, since every task runs on the
+    loop either way.
+    """
+    rpc_manager = pstack._get_rpc_manager()
+    while True:
+        while rpc_manager.rpcs:
+            await asyncio.sleep(0)
+            await rpc_manager.rpcs.pop()
+        if rpc_manager.unhandled_exception is not None:
+            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+        if await_all_outstanding_tasks:
+            while True:
+                with settings.SETTINGS.lock:
+                    pending = list(settings.SETTINGS.outputs)
+                    settings.SETTINGS.outputs.clear()
+                if not pending:
+                    break
+                for task in pending:
+                    await task
+        if not rpc_manager.rpcs:
+            break
+
+
 class _ImmediateExecutor(ThreadPoolExecutor):
     """Runs submitted work inline (Pulumi's own test workaround for flaky hangs, pulumi/pulumi#7663)."""
 
@@ -539,7 +570,13 @@ def run_stack(
         )
         pulumi.runtime.set_all_config(si.config_map(), secret_keys=si.secret_keys)
         main = program or (lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"))
-        loop.run_until_complete(run_in_stack(main))
+        # Offline, source positions are never shown: skip the per-resource stack walk they cost.
+        original = pstack.wait_for_rpcs, presource._get_stack_trace
+        pstack.wait_for_rpcs, presource._get_stack_trace = _wait_for_rpcs, source_pb2.StackTrace
+        try:
+            loop.run_until_complete(run_in_stack(main))
+        finally:
+            pstack.wait_for_rpcs, presource._get_stack_trace = original
     finally:
         asyncio.set_event_loop(None)
         loop.close()

@@ -5,6 +5,8 @@ No secret ever goes here: user data is readable from the metadata service by any
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import yaml
 
 SYSCTL = {
@@ -53,6 +55,7 @@ bantime = 1h
 """
 
 
+@lru_cache(maxsize=None)
 def render(hostname: str, role: str, ssh_user: str) -> str:
     """cloud-config for one node; pure and deterministic."""
     packages = ["auditd", "fail2ban", "unattended-upgrades", "chrony"]
