@@ -176,7 +176,8 @@ def _st13(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 stack_rule(meta("ST-13", "medium", "Every app namespace is meshed by Linkerd (mTLS)", ["NSA:encrypt-in-transit"],
                 "Annotate the namespace `linkerd.io/inject: enabled`, or list it in `unmeshedNamespaces` with a reason.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
-                 "unmeshedNamespaces": strings("namespaces left out of the mesh (host-network agents, the mesh itself)",
+                 "unmeshedNamespaces": strings("namespaces left out of the mesh: the mesh itself, storage, and node agents "
+                                               "that use the host network or host paths (Falco, Fluent Bit, Velero)",
                                                ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero"])}), _st13,
            (NAMESPACE,))
 
