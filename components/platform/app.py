@@ -150,10 +150,6 @@ class App:
     objects: Optional[Callable[["AppContext"], None]] = None  # custom resources after the releases
     description: str = ""
 
-    @property
-    def crds(self) -> tuple[str, ...]:
-        return tuple(g for r in self.releases for g in r.crds) + tuple(g for b in self.crd_bundles for g in b.crds)
-
 
 def logical(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
@@ -172,7 +168,7 @@ class AppContext:
     secrets: dict[str, k8s.core.v1.Secret] = field(default_factory=dict)
     releases: dict[str, k8s.helm.v3.Release] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # what one hook of the app hands to the next
-    _last: list[pulumi.Resource] = field(default_factory=list)
+    prerequisites: list[pulumi.Resource] = field(default_factory=list)  # what the releases wait for
 
     @property
     def namespace(self) -> str:
@@ -284,7 +280,7 @@ class AppDeployment(pulumi.ComponentResource):
             app.before(ctx)
         previous: list[pulumi.Resource] = list(self.crd_bundles.values())
         for r in app.releases:
-            deps = [*upstream, *previous, *ctx.secrets.values(), *ctx._last]
+            deps = [*upstream, *previous, *ctx.secrets.values(), *ctx.prerequisites]
             ns = r.namespace or app.namespace
             if ns in platform.namespaces:
                 deps.append(platform.namespaces[ns])
@@ -320,7 +316,7 @@ class AppDeployment(pulumi.ComponentResource):
 
 def before_releases(ctx: AppContext, *resources: pulumi.Resource) -> None:
     """Make the app's releases wait for objects declared in its `before` hook."""
-    ctx._last.extend(resources)
+    ctx.prerequisites.extend(resources)
 
 
 def apiserver(namespace: str) -> Flow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -17,7 +17,6 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 LIMITS = "kubernetes:core/v1:LimitRange"
-SECRET = "kubernetes:core/v1:Secret"
 # Core API groups kubernetes-validate has schemas for; everything else is a custom resource.
 CORE_GROUPS = {
     "core", "apps", "batch", "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
@@ -34,8 +33,9 @@ def api_of(type_token: str) -> tuple[str, str, str]:
 
 
 def is_k8s_object(r: Recorded) -> bool:
-    return r.custom and r.type.startswith("kubernetes:") and r.type not in (RELEASE,) and "/" in r.type.split(":")[1] \
-        and not r.type.startswith("kubernetes:helm.sh/") and not r.type.startswith("kubernetes:yaml/")
+    """A Kubernetes API object (not a provider, a Helm release or a manifest-file component)."""
+    return (r.custom and r.type.startswith("kubernetes:") and "/" in r.type.split(":")[1]
+            and not r.type.startswith(("kubernetes:helm.sh/", "kubernetes:yaml/")))
 
 
 def is_custom_resource(r: Recorded) -> bool:
@@ -101,19 +101,6 @@ def platform_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
 
         _PLATFORM_RUNS[key] = run_stack(stack, overrides, program=program)
     return _PLATFORM_RUNS[key]
-
-
-def walk(value: Any) -> Iterable[tuple[str, Any]]:
-    """(dotted path, scalar) for every scalar in a nested value."""
-    stack = [("", value)]
-    while stack:
-        path, v = stack.pop()
-        if isinstance(v, dict):
-            stack += [(f"{path}.{k}" if path else str(k), x) for k, x in v.items()]
-        elif isinstance(v, list):
-            stack += [(f"{path}[{i}]", x) for i, x in enumerate(v)]
-        else:
-            yield path, v
 
 
 def releases(result: RunResult) -> dict[str, Recorded]:

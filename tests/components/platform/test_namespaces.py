@@ -6,7 +6,6 @@ import pytest
 
 from components.platform.namespace import NAMESPACES, PSA_VERSION
 from tests.components.platform.helpers import LIMITS, NAMESPACE, NETWORK_POLICY, QUOTA, platform_run
-from tests.conftest import stack_run
 
 EXPECTED = {
     "infra": "restricted", "networking": "baseline", "rook-ceph": "privileged", "database": "restricted",

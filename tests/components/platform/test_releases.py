@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from offline.harness import SECRET, iter_values
 from tests.components.platform.helpers import (CONFIG_FILE, RELEASE, ancestors, api_of, is_custom_resource,
                                                platform_objects, releases)
