@@ -69,7 +69,10 @@ def describe(value: Any) -> str:
 
 
 _ASSIGNMENT = re.compile(r"(?m)^\s*[\"']?([\w.-]+)[\"']?\s*[:=]\s*(\S.*?)\s*$")
-_HARMLESS = re.compile(r"(?i)^(no|yes|false|true|none|null|~|\"\"|''|\||>|[\"']?\$\{.*\}[\"']?|[\"']?\{\{.*\}\}[\"']?|[\"']?\$\(.*\)[\"']?)$")
+_HARMLESS = re.compile(
+    r"(?i)^(no|yes|false|true|none|null|~|\"\"|''|\||>"  # booleans, empty values, YAML block markers
+    r"|[\"']?\$\{.*\}[\"']?|[\"']?\{\{.*\}\}[\"']?|[\"']?\$\(.*\)[\"']?)$"  # ${VAR}, {{ .Values }}, $(VAR)
+)
 
 
 def embedded_credentials(text: Any) -> list[str]:

@@ -18,14 +18,16 @@ from . import credentials as cred
 from .base import (
     Cfg, Res, ResourceRule, as_list, dotted, elements, falsy, flag, get, has, is_map, meta, opt, strings, truthy, walk,
 )
-from .k8s import HELM_TYPES, LEVELS_SCHEMA, MUTABLE_TAGS, level_of, namespace_of, parse_image, registries_schema, registry_allowed
+from .k8s import (
+    HELM_TYPES, LEVELS_SCHEMA, MUTABLE_TAGS, level_of, namespace_of, parse_image, registries_schema, registry_allowed, scope_of,
+)
 
 RULES: list = []
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 
 
 def rule(m, check) -> None:
-    RULES.append(ResourceRule(m, "helm", HELM_TYPES, check, namespace_of=namespace_of))
+    RULES.append(ResourceRule(m, "helm", HELM_TYPES, check, namespace_of=scope_of))
 
 
 def chart_name(res: Res) -> str:
@@ -228,7 +230,8 @@ def _h08(res: Res, cfg: Cfg) -> Iterator[str]:
             yield f"values {dotted(path)} turns TLS off"
 
 
-rule(meta("HELM-08", "high", "TLS stays on and verified (databases, brokers, LDAP, Elasticsearch, Keycloak)", ["NSA:encrypt-in-transit"],
+rule(meta("HELM-08", "high", "TLS stays on and verified (databases, brokers, LDAP, Elasticsearch, Keycloak)",
+          ["NSA:encrypt-in-transit"],
           "Enable TLS (certificates from cert-manager) and keep certificate verification on.",
           {"tlsCharts": strings("charts whose TLS must stay on", ["postgresql", "mongodb", "openldap-stack-ha", "elasticsearch",
                                                                  "keycloakx", "kafka", "etcd", "graylog"])}), _h08)

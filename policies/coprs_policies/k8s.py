@@ -88,6 +88,11 @@ def namespace_of(res: Res) -> Optional[str]:
     return ns if isinstance(ns, str) and ns else "default"
 
 
+def scope_of(res: Res) -> Optional[str]:
+    """The namespace exemptions match: the object's namespace, or a Namespace's own name."""
+    return name_of(res) if is_kind(res.type, "Namespace", group="core") else namespace_of(res)
+
+
 def name_of(res: Res) -> str:
     n = opt(res.props, "metadata.name") if kind_of(res.type) else opt(res.props, "name")
     return n if isinstance(n, str) and n else res.name

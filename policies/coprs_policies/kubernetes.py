@@ -18,9 +18,9 @@ from .base import (
     number, opt, strings, truthy,
 )
 from .k8s import (
-    LEVELS, LEVELS_SCHEMA, LONG_RUNNING, MUTABLE_TAGS, PodSpec, at_least, cluster_scoped, containers,
-    has_pods, host_covered, image_refs, is_kind, module_of, kind_of, level_of, name_of, namespace_of, parse_image, pod_labels, pod_specs,
-    registries_schema, registry_allowed, selector_matches, typed_workload,
+    LEVELS, LEVELS_SCHEMA, LONG_RUNNING, MUTABLE_TAGS, PodSpec, at_least, cluster_scoped, containers, has_pods,
+    host_covered, image_refs, is_kind, kind_of, level_of, module_of, name_of, namespace_of, parse_image, pod_labels,
+    pod_specs, registries_schema, registry_allowed, scope_of, selector_matches, typed_workload,
 )
 from .netsec import network
 
@@ -33,7 +33,7 @@ def _k8s_object(t: str) -> bool:
 
 
 def rule(m, check, applies=_k8s_object) -> None:
-    RULES.append(ResourceRule(m, "kubernetes", (), check, applies=applies, namespace_of=namespace_of))
+    RULES.append(ResourceRule(m, "kubernetes", (), check, applies=applies, namespace_of=scope_of))
 
 
 def kinds(*names: str, group: Optional[str] = None) -> Callable[[str], bool]:
@@ -474,7 +474,7 @@ RULES.append(StackRule(
     meta("K-25", "medium", "Service account tokens are mounted only where the account has permissions",
          ["CIS-5.1.6", "CKV_K8S_38", "NSA:C-0034", "Polaris:automountServiceAccountToken"],
          "Set `automountServiceAccountToken: false` on service accounts and pods that never call the API."),
-    "kubernetes", _k25, namespace_of=namespace_of,
+    "kubernetes", _k25, namespace_of=scope_of,
     subjects=("kubernetes:core/v1:ServiceAccount", "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
               "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")))
 
@@ -712,7 +712,7 @@ def _k38(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
 RULES.append(StackRule(
     meta("K-38", "high", "Every pod is isolated by a NetworkPolicy", ["CIS-5.3.2", "CKV2_K8S_6", "NSA:C-0030", "kube-score:pod-networkpolicy"],
          "Declare a default-deny NetworkPolicy (podSelector {}) in the namespace, then the allowed flows."),
-    "kubernetes", _k38, namespace_of=namespace_of, subjects=("kubernetes:networking.k8s.io/v1:NetworkPolicy",)))
+    "kubernetes", _k38, namespace_of=scope_of, subjects=("kubernetes:networking.k8s.io/v1:NetworkPolicy",)))
 
 METADATA_IP = "169.254.169.254"
 
@@ -845,7 +845,7 @@ RULES.append(StackRule(
     meta("K-44", "low", "Multi-replica workloads have a PodDisruptionBudget",
          ["kube-score:deployment-has-poddisruptionbudget", "Polaris:missingPodDisruptionBudget"],
          "Add a PodDisruptionBudget (maxUnavailable: 1) selecting the workload's pods."),
-    "kubernetes", _k44, namespace_of=namespace_of, subjects=("kubernetes:policy/v1:PodDisruptionBudget",)))
+    "kubernetes", _k44, namespace_of=scope_of, subjects=("kubernetes:policy/v1:PodDisruptionBudget",)))
 
 
 def _k45(res: Res, cfg: Cfg) -> Iterator[str]:

@@ -17,8 +17,8 @@ from .base import (
 )
 from .helm import chart_name, value_nodes
 from .k8s import (
-    HELM_TYPES, LEVELS, SYSTEM_NAMESPACES, at_least, host_covered, is_kind, kind_of, name_of, namespace_of,
-    pod_specs, typed_workload,
+    HELM_TYPES, LEVELS, SYSTEM_NAMESPACES, at_least, host_covered, is_kind, kind_of, name_of, namespace_of, pod_specs,
+    scope_of, typed_workload,
 )
 from .kubernetes import PSA, network_policies
 from .netsec import never_public_hits, sg_rule, within
@@ -31,7 +31,7 @@ RULES: list = []
 
 
 def stack_rule(m, check, subjects=()) -> None:
-    RULES.append(StackRule(m, "stack", check, namespace_of=namespace_of, subjects=subjects))
+    RULES.append(StackRule(m, "stack", check, namespace_of=scope_of, subjects=subjects))
 
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
