@@ -10,18 +10,24 @@ JSON, SARIF 2.1.0 and Markdown reports, and exits 1 on any mandatory violation.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
+import inspect
 import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from pulumi_policy import PolicyCustomTimeouts, PolicyProviderResource, PolicyResource, PolicyResourceOptions
-from pulumi_policy.proxy import unknown_checking_proxy
+from pulumi_policy import (
+    PolicyCustomTimeouts, PolicyProviderResource, PolicyResource, PolicyResourceOptions, ResourceValidationArgs,
+    ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+)
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from components.config import ConfigError
-from policies.coprs_policies.base import NotApplicable, Res, ResourceRule, StackRule, wrap
+from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
 from .harness import PROJECT, ROOT, Recorded, RunResult, load_stack_input, run_stack
@@ -130,22 +136,6 @@ def _opts(r: Recorded) -> PolicyResourceOptions:
                                  PolicyCustomTimeouts(0, 0, 0), list(r.additional_secret_outputs), r.parent)
 
 
-def resource_views(result: RunResult) -> list[Res]:
-    """One `Res` per recorded resource (inputs, like `Analyze` gets them), default providers included."""
-    by_urn = result.by_urn()
-    views: list[Res] = []
-    defaults = default_providers(result)
-    for pkg, props in defaults.items():
-        views.append(Res(f"pulumi:providers:{pkg}", unknown_checking_proxy(json.loads(json.dumps(props))), "default",
-                         f"urn:pulumi:{result.stack}::{PROJECT}::pulumi:providers:{pkg}::default"))
-    for r in result.resources:
-        prov = by_urn.get(_ref_urn(r.provider) or "")
-        prov_props = prov.inputs if prov else defaults.get(r.type.split(":")[0])
-        views.append(Res(r.type, unknown_checking_proxy(_copy(r.inputs)), r.name, r.urn, r.protect, r.parent,
-                         unknown_checking_proxy(_copy(prov_props)) if prov_props is not None else None))
-    return views
-
-
 def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
@@ -154,7 +144,40 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def stack_views(result: RunResult) -> list[Res]:
+@dataclass
+class Subject:
+    """One resource as `Analyze` receives it: inputs wrapped in the unknown-checking proxy, options, provider."""
+
+    type: str
+    urn: str
+    name: str
+    props: Any
+    opts: PolicyResourceOptions
+    provider: Optional[PolicyProviderResource]
+
+    def args(self, config: dict[str, Any]) -> ResourceValidationArgs:
+        return ResourceValidationArgs(self.type, self.props, self.urn, self.name, self.opts, self.provider, config)
+
+
+def subjects(result: RunResult) -> list[Subject]:
+    """Every recorded resource, plus the default providers the engine would build from `<package>:*` config."""
+    by_urn = result.by_urn()
+    out: list[Subject] = []
+    defaults: dict[str, PolicyProviderResource] = {}
+    for pkg, props in default_providers(result).items():
+        urn = f"urn:pulumi:{result.stack}::{PROJECT}::pulumi:providers:{pkg}::default"
+        defaults[pkg] = PolicyProviderResource(f"pulumi:providers:{pkg}", unknown_checking_proxy(_copy(props)), urn, "default")
+        out.append(Subject(f"pulumi:providers:{pkg}", urn, "default", unknown_checking_proxy(_copy(props)),
+                           PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None), None))
+    for r in result.resources:
+        prov = by_urn.get(_ref_urn(r.provider) or "")
+        provider = (PolicyProviderResource(prov.type, unknown_checking_proxy(_copy(prov.inputs)), prov.urn, prov.name)
+                    if prov else defaults.get(r.type.split(":")[0]))
+        out.append(Subject(r.type, r.urn, r.name, unknown_checking_proxy(_copy(r.inputs)), _opts(r), provider))
+    return out
+
+
+def stack_resources(result: RunResult) -> list[PolicyResource]:
     """The graph `AnalyzeStack` gets: outputs, with parent, dependencies and property dependencies resolved."""
     by_urn = result.by_urn()
     nodes: dict[str, PolicyResource] = {}
@@ -168,47 +191,63 @@ def stack_views(result: RunResult) -> list[Res]:
         node.parent = nodes.get(r.parent) if r.parent else None
         node.dependencies = [nodes[d] for d in r.dependencies if d in nodes]
         node.property_dependencies = {k: [nodes[d] for d in v if d in nodes] for k, v in r.property_dependencies.items()}
-    return [wrap(n) for n in nodes.values()]
+    return list(nodes.values())
 
 
 # ---------------------------------------------------------------------------------------------
 # running the pack
 
 
+def _run(policy, args) -> tuple[list[tuple[str, Optional[str]]], Optional[str]]:
+    """(violations as (message, urn), not-applicable reason) through the policy's own `validate`, as the analyzer calls it."""
+    found: list[tuple[str, Optional[str]]] = []
+    try:
+        result = policy.validate(args, lambda message, urn=None: found.append((message, urn)))
+        if inspect.isawaitable(result):
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(result)
+            finally:
+                loop.close()
+    except _NotApplicableError as na:
+        return found, na.reason or "not applicable"
+    except UnknownValueError as err:
+        return found, f"a value it needs is unknown during preview ({err.message})"
+    return found, None
+
+
 def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> AuditReport:
     report = AuditReport(result.stack, config_label)
-    views: Optional[list[Res]] = None
-    graph: Optional[list[Res]] = None
+    by_urn = result.by_urn()
+    resources: Optional[list[Subject]] = None
+    graph: Optional[list[PolicyResource]] = None
     for rule in RULES:
         level = enforcement(rule, config)
         report.levels[rule.rule_id] = level
         if level == "disabled":
             continue
         cfg = rule_config(rule, config)
-        if isinstance(rule, ResourceRule):
-            views = views if views is not None else resource_views(result)
-            for res in views:
-                if not rule.applies_to(res.type):
+        finding = lambda message, urn, name, typ: Finding(  # noqa: E731
+            rule.rule_id, rule.severity_name, level, rule.domain, message, urn, name, typ)
+        if isinstance(rule, ResourceValidationPolicy):
+            resources = resources if resources is not None else subjects(result)
+            for sub in resources:
+                if not rule.applies_to(sub.type):
                     continue
                 report.checked[rule.rule_id] = report.checked.get(rule.rule_id, 0) + 1
-                try:
-                    messages = rule.evaluate(res, cfg)
-                except NotApplicable as na:
-                    report.not_applicable.setdefault(rule.rule_id, []).append(f"{res.name}: {na.reason}")
-                    continue
-                report.findings += [Finding(rule.rule_id, rule.severity_name, level, rule.domain, m, res.urn, res.name, res.type)
-                                    for m in messages]
-        elif isinstance(rule, StackRule):
-            graph = graph if graph is not None else stack_views(result)
+                found, na = _run(rule, sub.args(cfg))
+                if na:
+                    report.not_applicable.setdefault(rule.rule_id, []).append(f"{sub.name}: {na}")
+                report.findings += [finding(m, sub.urn, sub.name, sub.type) for m, _ in found]
+        elif isinstance(rule, StackValidationPolicy):
+            graph = graph if graph is not None else stack_resources(result)
             report.checked[rule.rule_id] = 1
-            try:
-                found = rule.evaluate(graph, cfg)
-            except NotApplicable as na:
-                report.not_applicable.setdefault(rule.rule_id, []).append(na.reason)
-                continue
-            report.findings += [Finding(rule.rule_id, rule.severity_name, level, rule.domain, v.message,
-                                        v.res.urn if v.res else None, v.res.name if v.res else None,
-                                        v.res.type if v.res else None) for v in found]
+            found, na = _run(rule, StackValidationArgs(graph, cfg))
+            if na:
+                report.not_applicable.setdefault(rule.rule_id, []).append(na)
+            for m, urn in found:
+                rec = by_urn.get(urn or "")
+                report.findings.append(finding(m, urn, rec.name if rec else None, rec.type if rec else None))
     report.findings.sort(key=lambda f: (f.enforcement != "mandatory", SEVERITY_ORDER[f.severity], f.rule, f.urn or ""))
     return report
 

@@ -85,15 +85,23 @@ rule(meta("OS-01", "medium", "OpenStack provider credentials are not set inline"
 
 
 def _os02(res: Res, cfg: Cfg) -> Iterator[str]:
-    if truthy(get(res.props, "insecure")):
-        yield "the OpenStack provider disables TLS verification (`insecure: true`)"
-    url = get(res.props, "authUrl")
+    if res.type.startswith(DYNAMIC_PREFIX):
+        if not is_bucket(res):
+            return
+        url = get(res.props, "endpoint")
+        if falsy(get(res.props, "verifyTls")):
+            yield f"bucket {bucket_name(res)} talks to the object store without verifying its certificate"
+    else:
+        if truthy(get(res.props, "insecure")):
+            yield "the OpenStack provider disables TLS verification (`insecure: true`)"
+        url = get(res.props, "authUrl")
     if isinstance(url, str) and url and not url.lower().startswith("https://"):
-        yield f"the OpenStack auth URL {url} is not https"
+        yield f"the endpoint {url} is not https"
 
 
-rule(meta("OS-02", "high", "OpenStack API is reached over verified TLS", ["NSA:encrypt-in-transit"],
-          "Use an https authUrl and remove `insecure: true` (give `cacertFile` for a private CA)."), [PROVIDER], _os02)
+rule(meta("OS-02", "high", "OpenStack and object-store APIs are reached over verified TLS", ["NSA:encrypt-in-transit"],
+          "Use https endpoints with verification on (give `cacertFile` for a private CA; keep the bucket's `verifyTls`)."),
+     [PROVIDER], _os02, applies=lambda t: t.startswith(DYNAMIC_PREFIX))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,6 +393,10 @@ rule(meta("OS-25", "medium", "Node subnets do not overlap pod/service CIDRs and 
 
 
 def _os26(res: Res, cfg: Cfg) -> Iterator[str]:
+    if res.type.startswith(DYNAMIC_PREFIX):
+        if is_bucket(res) and falsy(get(res.props, "encryption")):
+            yield f"bucket {bucket_name(res)} turns server-side encryption off"
+        return
     vt = get(res.props, "volumeType")
     meta_ = get(res.props, "metadata")
     if vt in cfg["encryptedVolumeTypes"] or str(opt(meta_, "__system__encrypted") or "") == "1":
@@ -392,10 +404,11 @@ def _os26(res: Res, cfg: Cfg) -> Iterator[str]:
     yield f"volume type {vt or '(default)'} is not an encrypted type and no encryption metadata is set"
 
 
-rule(meta("OS-26", "medium", "Volumes are encrypted at rest", ["NSA:encrypt-at-rest"],
+rule(meta("OS-26", "medium", "Volumes and buckets are encrypted at rest", ["NSA:encrypt-at-rest"],
           "Use a volume type from `encryptedVolumeTypes` or, on Flexible Engine EVS, metadata "
-          "`__system__encrypted: \"1\"` with `__system__cmkid`.",
-          {"encryptedVolumeTypes": strings("volume types encrypted at rest by the cloud")}), [VOLUME], _os26)
+          "`__system__encrypted: \"1\"` with `__system__cmkid`; keep bucket server-side encryption on.",
+          {"encryptedVolumeTypes": strings("volume types encrypted at rest by the cloud")}), [VOLUME], _os26,
+     applies=lambda t: t.startswith(DYNAMIC_PREFIX))
 
 
 def _os27(res: Res, cfg: Cfg) -> Iterator[str]:
