@@ -233,6 +233,22 @@ def _cnpg_backed(cluster: Res, resources: list[Res]) -> bool:
     return has_store and scheduled
 
 
+BACKUP_LABEL = "backup.coprs.esa.int/app"  # the storage layer's backup declarations (components/storage/backups.py)
+NATIVE_METHODS = {"cnpg-barman": {"Cluster"}, "elasticsearch-snapshot": {"Elasticsearch"}}
+
+
+def backup_records(resources: list[Res]) -> list[Res]:
+    """Record ConfigMaps of app-native backups (CNPG Barman, Elasticsearch snapshots, exports)."""
+    return [r for r in resources if is_kind(r.type, "ConfigMap", group="core")
+            and key(opt(r.props, "metadata.labels") or {}, BACKUP_LABEL)]
+
+
+def _record_covers(record: Res, item: Res, ns: str) -> bool:
+    method = str(key(opt(record.props, "metadata.annotations") or {}, "backup.coprs.esa.int/method") or "")
+    kinds = NATIVE_METHODS.get(method)
+    return namespace_of(record) == ns and (kinds is None or kind_of(item.type) in kinds)
+
+
 def _st04(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
     stateful = stateful_items(resources, cfg)
     if not stateful:
@@ -248,25 +264,34 @@ def _st04(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
                               as_list(opt(r.props, "values.configuration.backupStorageLocation")))
                              for r in resources):
         yield Violation("backup schedules exist but no BackupStorageLocation is declared", schedules[0][0])
+    records = backup_records(resources)
+    for rec in records:
+        ann = opt(rec.props, "metadata.annotations") or {}
+        for what in ("schedule", "retention-days"):
+            if not key(ann, f"backup.coprs.esa.int/{what}"):
+                yield Violation(f"backup record {namespace_of(rec)}/{name_of(rec)} states no {what}", rec)
     for r, ns, what in stateful:
         if is_kind(r.type, "Cluster", group="postgresql.cnpg.io") and _cnpg_backed(r, resources):
             continue
         if any(("*" in inc or ns in inc) and ns not in exc for inc, exc in (_schedule_namespaces(t) for _, _, t in schedules)):
             continue
-        yield Violation(f"{what} in namespace {ns} has no backup (no Velero schedule covers {ns}"
-                        + (", no CNPG ScheduledBackup" if kind_of(r.type) == "Cluster" else "") + ")", r)
+        if any(_record_covers(rec, r, ns) for rec in records):
+            continue
+        yield Violation(f"{what} in namespace {ns} has no backup (no Velero schedule covers {ns}, no app-native "
+                        "backup record)", r)
 
 
 stack_rule(meta("ST-04", "high", "Every stateful app has a scheduled backup with retention, to a declared location",
                 ["COPRS:data-protection", "NSA:backups"],
-                "Add a Velero Schedule covering the namespace (with ttl) or the app's own backup (CNPG ScheduledBackup to "
-                "Barman Cloud); document exemptions with their reason.",
+                "Declare the app's backup (components/storage/backups.py `declare_backup`): a Velero Schedule covering "
+                "the namespace (with ttl), or the app's own backup with its record (CNPG ScheduledBackup to Barman "
+                "Cloud, Elasticsearch snapshots); document exemptions with their reason.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
-                 "statefulCharts": strings("charts that hold data", ["kube-prometheus-stack", "thanos", "loki", "graylog",
-                                                                      "openldap-stack-ha", "grafana", "mongodb", "postgresql",
-                                                                      "keycloakx"]),
-                 "exemptKinds": strings("kinds with their own durability (replicated, or the storage itself)",
-                                        ["Kafka", "KafkaNodePool", "CephCluster", "Prometheus"])}), _st04,
+                 "statefulCharts": strings("charts whose data only lives in the cluster (architecture §6; Thanos and "
+                                           "Loki keep theirs in buckets)",
+                                           ["openldap-stack-ha", "keycloakx", "grafana", "mongodb", "postgresql"]),
+                 "exemptKinds": strings("kinds whose durability is elsewhere (the storage itself, metrics in Thanos)",
+                                        ["CephCluster", "Prometheus"])}), _st04,
            ("kubernetes:velero.io/v1:Schedule", "kubernetes:velero.io/v1:BackupStorageLocation",
             "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup", "kubernetes:apps/v1:StatefulSet",
             "kubernetes:core/v1:PersistentVolumeClaim", *HELM_TYPES))
