@@ -25,7 +25,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError, _is_unknown
+from pulumi_policy.proxy import UnknownValueError
 
 SEVERITIES = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HIGH, "critical": Severity.CRITICAL}
 FRAMEWORK = PolicyComplianceFramework(
@@ -72,10 +72,6 @@ def raw(value: Any) -> Any:
         except (KeyError, TypeError, IndexError, UnknownValueError):
             return value
     return value
-
-
-def is_unknown(value: Any) -> bool:
-    return _is_unknown(value)
 
 
 def is_map(value: Any) -> bool:
@@ -226,23 +222,12 @@ class Res:
     provider_props: Any = None
     node: Optional[PolicyResource] = None  # stack rules: the engine's resource with parent and dependencies
 
-    @property
-    def parent(self) -> Optional["Res"]:
-        p = self.node.parent if self.node is not None else None
-        return wrap(p) if p is not None else None
-
     def deps(self, prop: Optional[str] = None) -> list["Res"]:
         """Resources this one depends on (all, or through one input property)."""
         if self.node is None:
             return []
         nodes = self.node.dependencies if prop is None else self.node.property_dependencies.get(prop, [])
         return [wrap(n) for n in nodes]
-
-    def ancestors(self) -> Iterator["Res"]:
-        node = self.node.parent if self.node is not None else None
-        while node is not None:
-            yield wrap(node)
-            node = node.parent
 
 
 def wrap(node: PolicyResource) -> Res:
