@@ -1047,7 +1047,9 @@ def _k51(res: Res, cfg: Cfg) -> Iterator[str]:
 rule(meta("K-51", "high", "Gateway routes authenticate users (OIDC) and keep plugin secrets by reference",
           ["NSA:authn", "COPRS:ui-behind-oidc"],
           "Add the openid-connect plugin (Keycloak) with `secretRef`, or allow-list a route whose app does its own OAuth.",
-          {"ownAuthentication": strings("ApisixRoutes (`namespace/name` regexes) whose app authenticates users itself", [])}),
+          {"ownAuthentication": strings("ApisixRoutes (`namespace/name` regexes) whose app authenticates users itself "
+                                        "(components.md: Grafana and SCDF do their own OAuth)",
+                                        ["monitoring/grafana.*", "processing/(processing|scdf.*|dataflow.*|spring-cloud-dataflow.*)"])}),
      _k51, applies=lambda t: is_kind(t, "ApisixRoute", group="apisix.apache.org"))
 
 
