@@ -589,11 +589,13 @@ def allowed_role(res: Res, cfg: Cfg) -> bool:
     return any(re.fullmatch(p, role_key(res)) for p in cfg["allowedRoles"])
 
 
-ALLOWED_ROLES = strings("roles allowed this permission, as `namespace/name` (Role) or `name` (ClusterRole) regexes")
+# Spring Cloud Data Flow and Skipper deploy tasks and streams as pods and resolve app properties from Secrets.
+SCDF_ROLES = ["processing/(scdf|skipper|dataflow|spring-cloud-dataflow).*"]
 
 
-def _rbac_rule(rule_meta, match: Callable[[set, set, set, bool], Optional[str]]) -> None:
-    rule_meta.config = {"allowedRoles": ALLOWED_ROLES, **rule_meta.config}
+def _rbac_rule(rule_meta, match: Callable[[set, set, set, bool], Optional[str]], allowed: Optional[list[str]] = None) -> None:
+    rule_meta.config = {"allowedRoles": strings("roles allowed this permission, as `namespace/name` (Role) or `name` "
+                                                "(ClusterRole) regexes", allowed or []), **rule_meta.config}
 
     def run(res: Res, cfg: Cfg) -> Iterator[str]:
         if allowed_role(res, cfg):
@@ -616,13 +618,15 @@ _rbac_rule(meta("K-32", "high", "No wildcard in Role/ClusterRole apiGroups, reso
            lambda g, r, v, n: "uses a wildcard" if "*" in g | r | v else None)
 _rbac_rule(meta("K-33", "high", "No read access to Secrets beyond allow-listed roles", ["CIS-5.1.2", "CKV2_K8S_5", "KSV-0041"],
                 "Grant get on the named Secrets only (`resourceNames`), or allow-list the role with a reason."),
-           lambda g, r, v, n: "reads secrets" if _on(r, g, "secrets") and v & {"get", "list", "watch", "*"} and not n else None)
+           lambda g, r, v, n: "reads secrets" if _on(r, g, "secrets") and v & {"get", "list", "watch", "*"} and not n else None,
+           SCDF_ROLES)
 _rbac_rule(meta("K-34", "medium", "No pod creation, exec or attach beyond allow-listed roles", ["CIS-5.1.4", "CKV2_K8S_2", "KSV-0048",
                                                                                                "Polaris:rolePodExecAttach"],
                 "Remove create on pods and pods/exec|attach, or allow-list the controller that needs it."),
            lambda g, r, v, n: ("creates pods" if _on(r, g, "pods") and v & {"create", "*"} else
                                "execs or attaches into pods" if _on(r, g, "pods/exec", "pods/attach") and v & {"create", "get", "*"}
-                               else None))
+                               else None),
+           SCDF_ROLES)
 _rbac_rule(meta("K-35", "high", "No bind, escalate or impersonate", ["CIS-5.1.8", "CKV_K8S_157", "CKV_K8S_158", "CKV2_K8S_3",
                                                                      "KSV-0043"],
                 "Remove the verbs; an operator that must create bindings gets bind on named roles only."),
