@@ -33,6 +33,8 @@ def build(cfg: StackConfig) -> dict[str, Any]:
     platform = Platform("platform", cfg, cluster.provider) if cfg.platform.enabled else None
     if platform is not None:
         outputs["platform"] = platform.summary
+        outputs["urls"] = platform.urls
+        outputs["credentials"] = platform.credentials
     if cfg.object_storage is not None:
         storage = Storage(
             "storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider,

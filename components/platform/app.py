@@ -166,6 +166,8 @@ class AppContext:
     settings: Any
     component: pulumi.ComponentResource
     secrets: dict[str, k8s.core.v1.Secret] = field(default_factory=dict)
+    # The generated values behind `secrets` (secret Outputs), for the stack's credentials output.
+    secret_values: dict[str, dict[str, pulumi.Output[str]]] = field(default_factory=dict)
     releases: dict[str, k8s.helm.v3.Release] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # what one hook of the app hands to the next
     prerequisites: list[pulumi.Resource] = field(default_factory=list)  # what the releases wait for
@@ -247,6 +249,7 @@ def _secret(ctx: AppContext, s: GeneratedSecret) -> k8s.core.v1.Secret:
         pw = random.RandomPassword(logical(ctx.app.name, s.name, key), length=s.length, special=False,
                                    opts=pulumi.ResourceOptions(parent=ctx.component))
         data[key] = pw.result
+    ctx.secret_values[s.name] = data
     return k8s.core.v1.Secret(
         logical(ctx.app.name, "secret", ns, s.name),
         metadata={"name": s.name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs"}},

@@ -200,6 +200,19 @@ class Platform(pulumi.ComponentResource):
         return self._crds[group]
 
     @property
+    def urls(self) -> dict[str, str]:
+        """Stack output: every UI published through APISIX."""
+        if APISIX.name not in self.enabled:
+            return {}
+        return {r.host: f"https://{r.host}.{self.cfg.domain}" for a in self.enabled.values() for r in a.routes}
+
+    @property
+    def credentials(self) -> pulumi.Output[dict[str, dict[str, str]]]:
+        """Stack output (secret): the generated credentials, as `<app>/<secret>` → key → value."""
+        values = {f"{name}/{secret}": keys for name, d in self.apps.items() for secret, keys in d.ctx.secret_values.items()}
+        return pulumi.Output.secret(values)
+
+    @property
     def summary(self) -> dict[str, Any]:
         """Stack output: namespaces with their levels, apps (in dependency order) with their charts."""
         after = _ordering(self.enabled)
