@@ -306,6 +306,20 @@ def exempt(cfg: Cfg, name: str, urn: str, namespace: Optional[str]) -> Optional[
     return None
 
 
+def _policy_args(meta: Meta) -> dict:
+    """What pulumi_policy's resource and stack policies both take from a rule's metadata."""
+    return {
+        "name": meta.rule_id,
+        "description": meta.description,
+        "enforcement_level": _level(meta),
+        "config_schema": _schema(meta),
+        "severity": SEVERITIES[meta.severity],
+        "framework": FRAMEWORK,
+        "tags": list(meta.references),
+        "remediation_steps": meta.remediation,
+    }
+
+
 class _RuleMixin:
     meta: Meta
     domain: str
@@ -347,17 +361,7 @@ class ResourceRule(_RuleMixin, ResourceValidationPolicy):
         self._applies = applies
         self._check = check
         self._namespace_of = namespace_of
-        super().__init__(
-            name=meta.rule_id,
-            description=meta.description,
-            validate=self._validate,
-            enforcement_level=_level(meta),
-            config_schema=_schema(meta),
-            severity=SEVERITIES[meta.severity],
-            framework=FRAMEWORK,
-            tags=list(meta.references),
-            remediation_steps=meta.remediation,
-        )
+        super().__init__(**_policy_args(meta), validate=self._validate)
 
     def applies_to(self, resource_type: str) -> bool:
         return resource_type in self.types or bool(self._applies and self._applies(resource_type))
@@ -405,17 +409,7 @@ class StackRule(_RuleMixin, StackValidationPolicy):
         self.subjects = frozenset(subjects)  # the type tokens the rule judges (documentation and coverage tests)
         self._check = check
         self._namespace_of = namespace_of
-        super().__init__(
-            name=meta.rule_id,
-            description=meta.description,
-            validate=self._validate,
-            enforcement_level=_level(meta),
-            config_schema=_schema(meta),
-            severity=SEVERITIES[meta.severity],
-            framework=FRAMEWORK,
-            tags=list(meta.references),
-            remediation_steps=meta.remediation,
-        )
+        super().__init__(**_policy_args(meta), validate=self._validate)
 
     def evaluate(self, resources: list[Res], config: Optional[Mapping] = None) -> list[Violation]:
         cfg = effective_config(self.config_schema, config)
