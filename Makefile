@@ -38,7 +38,7 @@ diff: venv
 	$(PY) -m offline.diff $(BASE) $(HEAD) --format $(FORMAT)
 
 bench: venv
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(CHARTS_ARG)
 
 INVENTORY_DIR ?= inventory-$(STACK)
 inventory: venv
