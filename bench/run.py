@@ -210,7 +210,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     if args.one:
-        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") else ())
+        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") and args.one != RENDERED else ())
         stack, overrides = known[args.one]
         print(json.dumps(measure(stack, overrides)))
         return 0

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Optional
 
+import yaml
+
 from .base import Cfg, NotApplicable, Res, ResourceRule, StackRule, Violation, exempt, is_map, key, meta, opt, plain, truthy
 from .k8s import HELM_TYPES, LEVELS, LEVELS_SCHEMA, has_pods, is_kind, kind_of, level_of, name_of
 from .rendering import charts
 from .rendering.checks import CrdSchemas, crd_documents, kube_schemas, unknown_values
-from .rendering.render import Rendered, RenderedObject, ReleaseInput, render
+from .rendering.render import LOADER, Rendered, RenderedObject, ReleaseInput, render
 
 RULES: list = []
 KUBERNETES_VERSION = {"kubernetesVersion": {"type": "string", "default": "1.35",
@@ -196,9 +198,42 @@ RULES.append(StackRule(
     "helm", _h20, subjects=HELM_TYPES))
 
 
+_bundles: dict[tuple[str, str], list[dict]] = {}
+
+
+def bundle_crds(url: str) -> list[dict]:
+    """The CRDs of a bundle URL (read once per file per process)."""
+    path = charts.source().bundle(url)
+    key = (url, str(path))
+    if key not in _bundles:
+        with open(path, encoding="utf-8") as fh:
+            _bundles[key] = list(crd_documents(list(yaml.load_all(fh, Loader=LOADER))))
+    return _bundles[key]
+
+
+def _bundle_urls(resources: list[Res]) -> Iterator[tuple[Res, str]]:
+    for res in resources:
+        url = opt(res.props, "file") if res.type in BUNDLE_TYPES else None
+        if isinstance(url, str) and url:
+            yield res, url
+
+
+def bundle_problems(resources: list[Res]) -> list[str]:
+    """One line per CRD bundle that cannot be had or read."""
+    out = []
+    for _, url in _bundle_urls(resources):
+        try:
+            bundle_crds(url)
+        except (OSError, ValueError) as err:
+            out.append(str(err))
+        except Exception as err:  # noqa: BLE001 - a broken bundle file is reported, not raised
+            out.append(f"CRD bundle {url}: unreadable ({type(err).__name__})")
+    return out
+
+
 def crd_schemas(resources: list[Res], rendered: list[tuple[Res, Rendered]]) -> tuple[CrdSchemas, list[str]]:
     """Every CRD the stack installs, and what could not be read (bundles that cannot be had)."""
-    schemas, missing = CrdSchemas(), []
+    schemas = CrdSchemas()
     for rel, r in rendered:
         for obj in r.all_objects():
             if obj.kind == "CustomResourceDefinition":
@@ -206,21 +241,11 @@ def crd_schemas(resources: list[Res], rendered: list[tuple[Res, Rendered]]) -> t
     for res in resources:
         if res.type == CRD_TYPE:
             schemas.add(plain(res.props), res.name)
-        elif res.type in BUNDLE_TYPES:
-            url = opt(res.props, "file")
-            if not isinstance(url, str) or not url:
-                continue
-            try:
-                path = charts.source().bundle(url)
-                import yaml
-
-                with open(path, encoding="utf-8") as fh:
-                    for crd in crd_documents(list(yaml.safe_load_all(fh))):
-                        schemas.add(crd, res.name)
-            except (OSError, ValueError) as err:
-                missing.append(str(err))
-            except Exception as err:  # noqa: BLE001 - a broken bundle file is reported, not raised
-                missing.append(f"CRD bundle {url}: unreadable ({type(err).__name__})")
+    missing = bundle_problems(resources)
+    for res, url in _bundle_urls(resources):
+        if not any(url in m for m in missing):
+            for crd in bundle_crds(url):
+                schemas.add(crd, res.name)
     return schemas, missing
 
 
@@ -279,7 +304,7 @@ def _h22(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
     for rel, r in rendered:
         if r.unavailable:
             yield Violation(r.unavailable, rel)
-    for m in crd_schemas(resources, rendered)[1]:
+    for m in bundle_problems(resources):
         yield Violation(f"{m} — its custom resources were not validated", None)
 
 

@@ -198,11 +198,22 @@ def strict_schema(s: Any, root: bool = False) -> Any:
     return out
 
 
+_crd_validators: dict[int, tuple[Any, Any]] = {}
+
+
+def _crd_validator(key: int, schema: dict) -> Any:
+    """The strict validator of one openAPIV3Schema (kept with its schema, so the id stays valid)."""
+    hit = _crd_validators.get(key)
+    if hit is None or hit[0] is not schema:
+        hit = _crd_validators[key] = (schema, jsonschema.Draft4Validator(strict_schema(schema, root=True)))
+    return hit[1]
+
+
 class CrdSchemas:
     """(group, kind) → {version: (served, validator)}, from every CRD the stack installs."""
 
     def __init__(self) -> None:
-        self._kinds: dict[tuple[str, str], dict[str, tuple[bool, Any]]] = {}
+        self._kinds: dict[tuple[str, str], dict[str, tuple[bool, Any]]] = {}  # validators compiled on first use
         self.sources: dict[tuple[str, str], str] = {}
 
     def add(self, crd: dict, source: str) -> None:
@@ -214,8 +225,7 @@ class CrdSchemas:
         self.sources.setdefault((group, kind), source)
         for v in spec.get("versions") or []:
             schema = ((v.get("schema") or {}).get("openAPIV3Schema")) or (spec.get("validation") or {}).get("openAPIV3Schema")
-            validator = jsonschema.Draft4Validator(strict_schema(schema, root=True)) if isinstance(schema, dict) else None
-            versions[str(v.get("name"))] = (bool(v.get("served", True)), validator)
+            versions[str(v.get("name"))] = (bool(v.get("served", True)), schema if isinstance(schema, dict) else None)
 
     def knows(self, api_version: str, kind: str) -> bool:
         return (api_version.rpartition("/")[0], kind) in self._kinds
@@ -229,10 +239,12 @@ class CrdSchemas:
             return None
         if version not in versions:
             return [f"apiVersion {api_version}: the CRD defines {kind} only in {', '.join(sorted(versions))}"]
-        served, validator = versions[version]
+        served, schema = versions[version]
         if not served:
             return [f"apiVersion {api_version}: the CRD no longer serves {version}"]
-        return [] if validator is None else _errors(validator, doc)
+        if schema is None:
+            return []
+        return _errors(_crd_validator(id(schema), schema), doc)
 
 
 def crd_documents(docs: list[Any]) -> Iterator[dict]:

@@ -12,7 +12,9 @@ looks inside a release asks for the same one.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,9 @@ from .charts import ChartRef, ChartUnavailable
 
 TEST_HOOKS = {"test", "test-success", "test-failure"}
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_SEPARATOR = re.compile(r"(?:^|\s*\n)---\s*")
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: CRDs are megabytes of YAML
+_SEPARATOR = re.compile(r"(?m)^---")  # Helm splits on `---` starting a line (even `---# comment`)
+RENDER_FORMAT = 1  # bump when what the disk cache holds changes
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,41 @@ def _subcharts(folder: Path) -> Iterator[Path]:
                 yield p
 
 
-def chart_info(folder: Path) -> ChartInfo:
-    if folder in _infos:
-        return _infos[folder]
+def fingerprint(folder: Path) -> str:
+    """What a render depends on in a chart folder: every file's path, size and modification time."""
+    h = hashlib.sha256(f"{RENDER_FORMAT}|{charts._helm().__version__}|{folder.resolve()}".encode())
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for f in sorted(files):
+            st = os.stat(os.path.join(root, f))
+            h.update(f"{os.path.relpath(os.path.join(root, f), folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+class _DiskCache:
+    """Renders and chart facts kept under the chart cache's `rendered/`, keyed by the chart folder's fingerprint
+    and the release inputs: a warm run reads JSON instead of rendering and parsing megabytes of YAML again."""
+
+    def __init__(self, cache: Path):
+        self.dir = cache / "rendered"
+
+    def get(self, key: str) -> Optional[dict]:
+        try:
+            return json.loads((self.dir / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, doc: dict) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.dir / f".{key}.{os.getpid()}.part"
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.dir / f"{key}.json")
+        except OSError:
+            pass  # a read-only cache only costs time
+
+
+def _chart_facts(folder: Path) -> dict:
     helm = charts._helm()
     with helm.Chart.load(folder) as chart:
         metadata, defaults = chart.metadata, chart.values or {}
@@ -151,8 +187,21 @@ def chart_info(folder: Path) -> ChartInfo:
             own = defaults.get(key) if isinstance(defaults.get(key), dict) else {}
             defaults[key] = {**(subchart.values or {}), **own}
             texts += [t["data"] for t in subchart.templates]
-    tokens = frozenset(t for text in texts for t in _TOKEN.findall(text))
-    _infos[folder] = info = ChartInfo(folder, metadata, defaults, tokens, "\n".join(texts), has_schema)
+    tokens = sorted({t for text in texts for t in _TOKEN.findall(text)})
+    return {"metadata": metadata, "defaults": defaults, "tokens": tokens, "text": "\n".join(texts), "hasSchema": has_schema}
+
+
+def chart_info(folder: Path, print_: Optional[str] = None) -> ChartInfo:
+    if folder in _infos:
+        return _infos[folder]
+    disk = _DiskCache(charts.source().cache)
+    key = f"chart-{print_ or fingerprint(folder)}"
+    facts = disk.get(key)
+    if facts is None:
+        facts = _chart_facts(folder)
+        disk.put(key, facts)
+    _infos[folder] = info = ChartInfo(folder, facts["metadata"], facts["defaults"], frozenset(facts["tokens"]),
+                                      facts["text"], facts["hasSchema"])
     return info
 
 
@@ -164,7 +213,7 @@ def _documents(template: str, text: str) -> Iterator[RenderedObject]:
 
 
 def _objects(template: str, text: str) -> Iterator[RenderedObject]:
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=LOADER):
         if doc is None:
             continue
         if not isinstance(doc, dict):
@@ -212,38 +261,52 @@ def render(rel: ReleaseInput) -> Rendered:
     except ChartUnavailable as na:
         out.unavailable = str(na)
         return out
-    helm = charts._helm()
     try:
         folder = charts.expanded(path, src.cache)
-        out.info = chart_info(folder)
+        print_ = fingerprint(folder)
+        out.info = chart_info(folder, print_)
     except Exception as err:  # noqa: BLE001 - a corrupt archive or folder is reported, not raised
         out.unavailable = str(ChartUnavailable(rel.chart, f"{path} is not a readable chart ({charts._one_line(err, 120)})"))
         return out
     if out.info.metadata.get("version") is not None and str(out.info.metadata.get("version")) != rel.chart.version:
         out.unavailable = str(ChartUnavailable(rel.chart, f"{path} is version {out.info.metadata.get('version')}"))
         return out
+    disk = _DiskCache(src.cache)
+    key = "render-" + hashlib.sha256(f"{print_}|{key}".encode()).hexdigest()
+    done = disk.get(key)
+    if done is None:
+        done = _render_fresh(rel, folder, out.info)
+        disk.put(key, done)
+    out.error, out.schema_error = done.get("error"), done.get("schemaError")
+    if out.error or out.schema_error:
+        return out
+    crds = [RenderedObject(t, d) for t, d in done["crds"]]
+    objects = [RenderedObject(t, d) for t, d in done["objects"]]
+    cluster = _cluster_kinds([*crds, *objects])
+    out.crds = crds
+    out.objects = [_with_namespace(o, rel.namespace, cluster) for o in objects if not _hook_test(o)]
+    return out
+
+
+def _render_fresh(rel: ReleaseInput, folder: Path, info: ChartInfo) -> dict:
+    """Render with the SDK and parse: {"crds", "objects": [[template, doc], ...], "error", "schemaError"}."""
+    helm = charts._helm()
     values = rel.values if isinstance(rel.values, dict) else {}
     try:
         with helm.Chart.load(folder) as chart:
-            if out.info.has_schema:
+            if info.has_schema:
                 try:
                     chart.validate_schema(values)
                 except helm.HelmValuesError as err:
-                    out.schema_error = charts._one_line(err, 400)
-                    return out
+                    return {"schemaError": charts._one_line(err, 400)}
             crd_files = [] if rel.skip_crds else chart.crds
             manifests = chart.render(values, name=rel.name, namespace=rel.namespace, is_install=True)
     except helm.HelmError as err:
-        out.error = charts._one_line(err, 400)
-        return out
+        return {"error": charts._one_line(err, 400)}
     try:
         crds = [o for f in crd_files for o in _documents(f.get("filename") or f.get("name") or "crds", f.get("data") or "")]
         objects = [o for name, text in sorted(manifests.items()) if not name.endswith("NOTES.txt")
                    for o in _documents(name, text)]
     except (yaml.YAMLError, ValueError) as err:
-        out.error = f"the rendered manifests do not parse: {charts._one_line(err, 300)}"
-        return out
-    cluster = _cluster_kinds([*crds, *objects])
-    out.crds = crds
-    out.objects = [_with_namespace(o, rel.namespace, cluster) for o in objects if not _hook_test(o)]
-    return out
+        return {"error": f"the rendered manifests do not parse: {charts._one_line(err, 300)}"}
+    return {"crds": [[o.template, o.doc] for o in crds], "objects": [[o.template, o.doc] for o in objects]}
