@@ -117,12 +117,19 @@ rule(meta("HELM-18", "high", "Release values are known to the chart and pass its
           "their alias); satisfy the chart's values.schema.json."), _h18)
 
 
+def _kube(cfg: Cfg):
+    try:
+        return kube_schemas(str(cfg["kubernetesVersion"]))
+    except ImportError:
+        raise NotApplicable("kubernetes-validate is not installed here") from None
+
+
 def _h19(res: Res, cfg: Cfg) -> Iterator[str]:
     r = _judged(res)
     if r.error:
         yield f"the chart does not render: {r.error}"
         return
-    kube = kube_schemas(str(cfg["kubernetesVersion"]))
+    kube = _kube(cfg)
     for obj in r.all_objects():
         errors = kube.errors(obj.doc)
         if errors is None:
@@ -260,7 +267,7 @@ def _custom(t: str, kube) -> bool:
 def _h21(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
     rendered = releases(resources)
     schemas, missing = crd_schemas(resources, rendered)
-    kube = kube_schemas(str(cfg["kubernetesVersion"]))
+    kube = _kube(cfg)
     complete = not missing and all(not r.unavailable for _, r in rendered)
     for res in resources:
         if not _custom(res.type, kube):

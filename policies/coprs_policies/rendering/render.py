@@ -257,9 +257,13 @@ def render(rel: ReleaseInput) -> Rendered:
     _renders[key] = out
     src = charts.source()
     try:
+        charts._helm()
         path = src.locate(rel.chart)
     except ChartUnavailable as na:
         out.unavailable = str(na)
+        return out
+    except ImportError:
+        out.unavailable = str(ChartUnavailable(rel.chart, "helm-python-sdk is not installed here"))
         return out
     try:
         folder = charts.expanded(path, src.cache)
