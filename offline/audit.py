@@ -39,6 +39,7 @@ from .tables import markdown_table, md_text, text_table
 CONFIG_DIR = ROOT / "policies" / "config"
 LEVELS = ("mandatory", "advisory", "remediate", "disabled")
 SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
+NOT_RENDERED = "HELM-22"  # the advisory rule that lists what could not be rendered
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -281,6 +282,7 @@ def summary(report: AuditReport) -> dict[str, Any]:
         "mandatoryViolations": len(report.mandatory),
         "advisoryViolations": len(report.advisory),
         "notApplicable": sorted(report.not_applicable),
+        "notRendered": sum(1 for f in report.findings if f.rule == NOT_RENDERED),
     }
 
 
@@ -292,6 +294,9 @@ def summary_lines(report: AuditReport, limit: int = 10) -> list[str]:
         lines.append(f"  MANDATORY {f.rule} [{f.severity}] {f.name or report.stack}: {f.message}")
     if len(report.mandatory) > limit:
         lines.append(f"  ... {len(report.mandatory) - limit} more (make audit STACK={report.stack})")
+    if s["notRendered"]:
+        lines.append(f"  {s['notRendered']} Helm release(s) or CRD bundle(s) not rendered, so not judged inside "
+                     f"(HELM-22, one line each in make audit / make render STACK={report.stack})")
     return lines
 
 

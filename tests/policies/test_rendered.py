@@ -181,3 +181,16 @@ def test_make_render_writes_objects_and_counts_what_is_not_rendered(repo, cache,
     assert "  ConfigMap 2" in lines
     assert sum("repository unreachable" in line for line in lines) == 1
     assert lines[-1].startswith("2 of 3 releases rendered; 0 failed to render; 1 not rendered")
+
+
+def test_plan_summary_counts_what_is_not_rendered():
+    from offline.audit import plan_section
+    from tests.conftest import stack_run
+
+    result = stack_run("dev")  # the suite's chart directory holds none of the real charts
+    plan: dict = {}
+    lines = plan_section(result, plan)
+    releases = sum(1 for r in result.resources if r.type == RELEASE)
+    assert plan["policy"]["notRendered"] >= releases
+    assert any(line.startswith(f"  {plan['policy']['notRendered']} Helm release(s) or CRD bundle(s) not rendered")
+               for line in lines)
