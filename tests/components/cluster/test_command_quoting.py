@@ -5,12 +5,9 @@ for real with a hostile cache directory create no file the value names and work 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -18,6 +15,8 @@ from hypothesis import strategies as st
 from components.cluster import kubespray
 from offline.harness import load_stack_input, validate
 from tests.conftest import stack_run
+
+from .fake_kubespray import fake_cache
 
 # Valid values with as many shell metacharacters as their types allow.
 HOSTILE = {
@@ -66,17 +65,7 @@ def test_no_config_string_reaches_a_command_unquoted():
             assert tail not in rest, (v, text)
 
 
-def _fake_cache(home: Path, cache: Path) -> None:
-    """An already fetched Kubespray and venv at the literal cache path, with a recording Ansible."""
-    checkout, venv = cache / "v2.31.0", cache / "venv-v2.31.0"
-    (venv / "bin").mkdir(parents=True)
-    checkout.mkdir(parents=True)
-    (checkout / ".coprs-fetched").touch()
-    (venv / ".coprs-installed").touch()
-    os.symlink(sys.executable, venv / "bin" / "python")
-    playbook = venv / "bin" / "ansible-playbook"
-    playbook.write_text('#!/bin/bash\nprintf "%s\\n" "$PWD" "$@" > "$CALLS"\n')
-    playbook.chmod(0o755)
+RECORD_PLAYBOOK = '#!/bin/bash\nprintf "%s\\n" "$PWD" "$@" > "$CALLS"\n'
 
 
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -90,7 +79,7 @@ def test_kubespray_steps_run_at_a_hostile_cache_dir_and_run_nothing_it_names(tmp
     cache_dir = f"~/{name.strip() or 'x'}/ks"
     cfg = validate(load_stack_input("dev", {"coprs:cluster.kubespray.cacheDir": cache_dir}))
     literal = home / cache_dir[2:]
-    _fake_cache(home, literal)
+    fake_cache(literal, {"ansible-playbook": RECORD_PLAYBOOK})
     work = kubespray.work_dir(cfg, "coprs", "dev")
     files = {"hosts.yaml": "all: {}\n"}
     out = subprocess.run(
