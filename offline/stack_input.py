@@ -29,8 +29,9 @@ def stack_names(root: Path = ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML as Pulumi reads it: dates and timestamps stay the strings they are written as."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML as Pulumi reads it: dates and timestamps stay the strings they are written as.
+    (libyaml when present; its composer recurses, so the nesting is measured on the events first.)"""
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -51,7 +51,8 @@ def dev_text(**replace: str) -> str:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("config:\n  coprs:platform: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 16 levels (line 2)"),
+    ("config:\n  coprs:platform: " + "[" * 500 + "]" * 500 + "\n", "nested deeper than 16 levels (line 2)"),
+    ("config:\n  coprs:platform: " + "[" * 50000 + "]" * 50000 + "\n", "(line 2"),  # libyaml has its own limit
     ("config:\n  coprs:platform: " + "{a: " * 40 + "1" + "}" * 40 + "\n", "nested deeper than 16 levels"),
     ("config:\n  42: x\n", "config: key 42 is a int, not a namespace:key string"),
     ("config:\n  null: x\n", "config: key None is a NoneType"),
