@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -347,3 +349,14 @@ def test_a_long_but_fitting_domain_is_valid():
 
 def test_read_stack_file_gives_the_document():
     assert read_stack_file(ROOT / "Pulumi.prod.yaml")["config"]["coprs:environment"] == "prod"
+
+
+def test_make_plan_prints_one_line_for_an_unreadable_stack_file(tmp_path):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_bytes(b"config:\n  coprs:domain: \xff\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "--stack", "broken", "--stack-file", str(broken), "--out", str(tmp_path / "p.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == ["error: invalid stack configuration: Pulumi.broken.yaml is not UTF-8 text: byte 0xff at offset 24"]
