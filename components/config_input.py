@@ -14,6 +14,7 @@ from typing import Any, Iterable
 MAX_DEPTH = 16  # nesting below a config key; the deepest legitimate value is ~6
 MAX_VALUES = 20_000  # values below a config key, aliases expanded (a prod stack has ~200)
 MAX_CHARS = 1_000_000  # characters of one config key's value (text of the keys and strings)
+MAX_STRING = 65_536  # characters of one string (the longest typed value is a 2048-character URL)
 MAX_KEY = 80  # characters of a key shown in a message
 
 
@@ -70,6 +71,8 @@ def shape_problems(key: str, value: Any) -> list[str]:
             todo.extend(((*path, i), item) for i, item in enumerate(v))
         elif isinstance(v, str):
             chars += len(v)
+            if len(v) > MAX_STRING:
+                problems.append(f"{key_path(path)} is a string of {len(v)} characters; at most {MAX_STRING}")
         elif isinstance(v, float) and not math.isfinite(v):
             problems.append(f"{key_path(path)} = {v}: not a finite number")
         elif v is not None and not isinstance(v, (bool, int, float)):

@@ -197,7 +197,9 @@ def load_stack_input(
     values = config_values(document, f"Pulumi.{stack}.yaml")
     for key, value in (overrides or {}).items():
         _set_path(values, key, copy.deepcopy(value))
-    problems = [p for check in VALUE_CHECKS for p in check(values)]
+    overridden = {key.split(".")[0] for key in overrides or {}} & set(values)
+    problems = [p for key in sorted(overridden) for p in shape_problems(key, values[key])]
+    problems += [p for check in VALUE_CHECKS for p in check(values)]
     if problems:
         raise ConfigError(problems)
     secret_keys, faked = [], []

@@ -333,8 +333,10 @@ def test_semantics(stack, overrides, expected):
 
 
 def test_a_5mb_value_is_refused_by_size():
-    assert "coprs:network is too large (5000131 characters; at most 1000000)" in check(
+    assert "coprs:network.externalNetwork is a string of 5000000 characters; at most 65536" in check(
         "dev", {"coprs:network.externalNetwork": "x" * 5_000_000})
+    assert "coprs:network is too large (5000023 characters; at most 1000000)" in one_line(
+        parse_config_map, engine_config("dev", **{"coprs:network": json.dumps({"externalNetwork": "x" * 5_000_000})}))
 
 
 def test_the_longest_node_name_the_limits_allow_is_a_host_name():
