@@ -48,6 +48,8 @@ class KubesprayArgs:
 
 def shell_path(path: str) -> str:
     """A config path as one shell word, quoted (never pasted), with a leading `~/` as "$HOME"."""
+    if path == "~":
+        return '"$HOME"'
     if path.startswith("~/"):
         return '"$HOME"/' + shlex.quote(path[2:])
     return shlex.quote(path)

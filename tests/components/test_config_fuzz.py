@@ -80,7 +80,7 @@ GOOD = {
     "coprs:nodeGroups.processing.autoscaling.maxCount": [4, 50],
     "coprs:cluster.name": ["ab", "c" * 21],
     "coprs:cluster.sshUser": ["debian", "_svc-user", "cloud-user"],
-    "coprs:cluster.kubespray.cacheDir": ["~/c a/$(touch PWNED)'q\"`x`;&", "/opt/kube spray", "/"],
+    "coprs:cluster.kubespray.cacheDir": ["~/c a/$(touch PWNED)'q\"`x`;&", "/opt/kube spray", "/", "~/"],
     "coprs:cluster.kubespray.repository": ["https://git.example.org/mirror/kubespray(1);a&b=c", "https://10.0.0.5:8443/k"],
     "coprs:cluster.kubernetesVersion": ["1.34.7", "1.33.0"],
     "coprs:cluster.podCidr": ["10.128.0.0/14", "10.244.0.0/20"],

@@ -74,6 +74,7 @@ RECORD_PLAYBOOK = '#!/bin/bash\nprintf "%s\\n" "$PWD" "$@" > "$CALLS"\n'
 @example(name="`touch PWNED`")
 @example(name="x'; touch PWNED; '")
 @example(name='" ; touch PWNED ; "')
+@example(name="~")
 def test_kubespray_steps_run_at_a_hostile_cache_dir_and_run_nothing_it_names(tmp_path_factory, name):
     home = tmp_path_factory.mktemp("home")
     cache_dir = f"~/{name.strip() or 'x'}/ks"
@@ -93,3 +94,11 @@ def test_kubespray_steps_run_at_a_hostile_cache_dir_and_run_nothing_it_names(tmp
     calls = (home / "calls").read_text().splitlines()
     assert calls[0] == str(literal / "v2.31.0") and calls[1:3] == ["-i", str(literal / "inventories/coprs-dev/hosts.yaml")]
     assert not list(home.rglob("PWNED*"))
+
+
+def test_a_config_path_is_one_shell_word_with_home_for_a_leading_tilde():
+    paths = ["~", "~/", "~/a b", "~/~", "/", "/x y/$(id)", "~/'q\"`z`"]
+    words = " ".join(kubespray.shell_path(p.rstrip("/") or "/") for p in paths)
+    out = subprocess.run(["/bin/bash", "-c", f'printf "%s\\n" {words}'], capture_output=True, text=True, check=True,
+                         env={"HOME": "/home/op", "PATH": "/usr/bin:/bin"}).stdout.splitlines()
+    assert out == ["/home/op", "/home/op", "/home/op/a b", "/home/op/~", "/", "/x y/$(id)", "/home/op/'q\"`z`"]
