@@ -241,6 +241,10 @@ class ObjectStorageConfig(Model):
             raise ValueError(f"unknown bucket {', '.join(unknown)}; allowed: {', '.join(BUCKETS)}")
         return v
 
+    def bucket(self, suffix: str) -> str:
+        """The name of one of the platform's buckets: `<bucketPrefix>-<suffix>`."""
+        return f"{self.bucket_prefix}-{suffix}"
+
 
 # ---------------------------------------------------------------------------------------------
 # platform
