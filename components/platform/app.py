@@ -126,22 +126,17 @@ class GeneratedSecret:
 
 @dataclass(frozen=True)
 class MeshInbound:
-    """Meshed pods that unmeshed clients (API server webhooks, NodePort traffic) must reach."""
+    """Meshed pods that unmeshed clients from the cluster hosts (NodePort traffic, the API server) must reach."""
 
     name: str
     pods: Mapping[str, str]
     port: int
-    clients: str = "cluster-hosts"
 
 
 @dataclass(frozen=True)
-class Webhook:
-    """Pods the API server calls (admission webhook, aggregated API): the flow from the cluster hosts, and
-    the mesh's authorization of that unmeshed caller."""
+class Webhook(MeshInbound):
+    """Pods the API server calls (admission webhook, aggregated API): the flow from the cluster hosts too."""
 
-    name: str
-    pods: Mapping[str, str]
-    port: int
     why: str = "API server → webhook"
 
 
@@ -207,7 +202,7 @@ class App:
     @property
     def unmeshed_callers(self) -> tuple[MeshInbound, ...]:
         """Ports of meshed pods whose callers are not meshed: the webhooks and the declared ones."""
-        return (*(MeshInbound(w.name, w.pods, w.port) for w in self.webhooks), *self.mesh_inbound)
+        return (*self.webhooks, *self.mesh_inbound)
 
     def backup_declarations(self) -> tuple[Backup, ...]:
         return tuple(replace(b, app=b.app or self.name, namespace=b.namespace or self.namespace) for b in self.backups)

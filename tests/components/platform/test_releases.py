@@ -79,16 +79,6 @@ def test_generated_secrets_reach_the_cluster_only_as_secrets(any_stack):
                for r in secret_objects)
 
 
-def test_values_reference_the_generated_secrets_by_name(any_stack):
-    apisix = releases(any_stack)["apisix"].inputs["values"]
-    assert apisix["apisix"]["admin"]["credentials"]["secretName"] == "apisix-admin"
-    ref = apisix["ingress-controller"]["gatewayProxy"]["provider"]["controlPlane"]["auth"]["adminKey"]["valueFrom"]
-    assert ref == {"secretKeyRef": {"name": "apisix-admin", "key": "admin"}}
-    names = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"])
-             for r in any_stack.of_type("kubernetes:core/v1:Secret")}
-    assert ("networking", "apisix-admin") in names
-
-
 def _provider_urns(result) -> dict[str, str]:
     out = {r.name: r.urn for r in result.of_type(RELEASE)}
     out.update({r.name: r.urn for r in result.of_type(CONFIG_FILE)})
