@@ -5,7 +5,10 @@ touches no file of the program but its module and `apps/__init__.py`.
   a bucket claim served by the storage layer, a claim served by another app, and a backup;
 - `QUEUE`: an app that plays the role "queue" and serves `Queue` claims (the generic claim mechanism);
 - `MONITORING`: an app that plays "monitoring" (ServiceMonitors on by default, scrape flows, ordering);
-- `THANOS`, `LOKI`, `SEARCH`: bucket claims in the other credential formats.
+- `THANOS`, `LOKI`, `SEARCH`: bucket claims in the other credential formats;
+- `QUIET`: an app that opts out of monitoring and of API-server access.
+
+Tests share one run with all of them: `platform_run("prod", apps=APPS + SAMPLES)` (`extended_run()`).
 """
 
 from __future__ import annotations
@@ -74,4 +77,18 @@ LOKI = App(name="sample-loki", namespace="logging",
 SEARCH = App(name="sample-search", namespace="database",
              claims=(Bucket(suffix="es-processing", secret="es-processing-s3-keystore", format="eck-keystore"),))
 
-SAMPLES: tuple[App, ...] = (SAMPLE, QUEUE, MONITORING, THANOS, LOKI, SEARCH)
+QUIET = App(
+    name="sample-quiet", namespace="security", monitoring=False, apiserver=False,
+    releases=(ChartRelease(Chart("sample-quiet", "https://charts.example.org", "0.1.0"),
+                           lambda ctx: {"serviceMonitor": {"enabled": ctx.service_monitors}}),),
+)
+
+SAMPLES: tuple[App, ...] = (SAMPLE, QUEUE, MONITORING, THANOS, LOKI, SEARCH, QUIET)
+
+
+def extended_run():
+    """prod's storage and platform layers with every sample app (one cached run for the suite)."""
+    from components.platform.apps import APPS
+    from tests.components.platform.helpers import platform_run
+
+    return platform_run("prod", apps=APPS + SAMPLES)

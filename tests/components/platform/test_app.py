@@ -3,7 +3,6 @@ secrets, served claims, monitoring, volume size and backups from the mechanism a
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 
@@ -15,15 +14,14 @@ from components.storage.backups import missing_backups
 from offline.harness import run_stack
 from tests.components.platform.helpers import (NETWORK_POLICY, ancestors, authorized_ports, in_namespace, platform_run,
                                                policy_names, releases)
-from tests.components.platform.sample_apps import MONITORING, SAMPLE, SAMPLES
-from tests.conftest import stack_run
+from tests.components.platform.sample_apps import MONITORING, SAMPLES, extended_run
 
 SECRET = "kubernetes:core/v1:Secret"
 
 
 @pytest.fixture(scope="module")
 def extended():
-    return stack_run("prod", apps=APPS + SAMPLES)
+    return extended_run()
 
 
 def _secret(run, namespace, name):
@@ -72,17 +70,16 @@ def test_monitoring_is_on_by_default_once_an_app_plays_it(dev, extended):
     assert "allow-scrape-to-processing" in policy_names(extended, "monitoring")
 
 
-def test_monitoring_and_api_server_access_are_opt_out():
-    quiet = replace(SAMPLE, name="quiet", monitoring=False, apiserver=False, namespace="security", webhooks=())
-    r = platform_run("dev", apps=APPS + SAMPLES[1:] + (quiet,))
-    assert releases(r)["sample"].inputs["values"]["serviceMonitor"]["enabled"] is False  # quiet's release
-    assert "allow-apiserver-out" not in policy_names(r, "security")
+def test_monitoring_and_api_server_access_are_opt_out(extended):
+    assert releases(extended)["sample-quiet"].inputs["values"]["serviceMonitor"]["enabled"] is False
+    assert "allow-apiserver-out" not in policy_names(extended, "security")
+    assert "sample-monitoring" not in {a["name"]: a for a in extended.outputs["platform"]["apps"]}["sample-quiet"]["after"]
 
 
-def test_storage_gb_is_honoured_and_refused_where_there_is_no_volume():
+def test_storage_gb_is_honoured_and_refused_where_there_is_no_volume(extended):
     r = platform_run("dev", {"coprs:platform.apps.sample.storageGb": 50}, apps=APPS + SAMPLES)
     assert releases(r)["sample"].inputs["values"]["persistence"]["size"] == "50Gi"
-    assert releases(platform_run("dev", apps=APPS + SAMPLES))["sample"].inputs["values"]["persistence"]["size"] == "20Gi"
+    assert releases(extended)["sample"].inputs["values"]["persistence"]["size"] == "20Gi"
     with pytest.raises(ConfigError, match=r"coprs:platform\.apps\.keda\.storageGb = 5: keda has no volume to size"):
         platform_run("dev", {"coprs:platform.apps.keda.storageGb": 5})
 

@@ -16,8 +16,7 @@ from components.platform.apps import APPS
 from components.storage.backups import missing_backups
 from components.storage.storage import BACKUP_RETENTION_DAYS, FORMATS
 from tests.components.platform.helpers import platform_run
-from tests.components.platform.sample_apps import SAMPLES
-from tests.conftest import stack_run
+from tests.components.platform.sample_apps import SAMPLES, extended_run
 
 BUCKET = "pulumi-python:dynamic/storage:Bucket"
 SECRET = "kubernetes:core/v1:Secret"
@@ -73,7 +72,7 @@ def test_bucket_names_and_endpoint_are_outputs(any_stack):
 @pytest.fixture(scope="module")
 def claimed():
     """prod with hypothetical apps claiming buckets in every format."""
-    return stack_run("prod", apps=APPS + SAMPLES)
+    return extended_run()
 
 
 def _bucket_claims(apps) -> dict[tuple[str, str], tuple[str, Bucket]]:

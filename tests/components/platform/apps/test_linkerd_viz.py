@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from components.platform.apps import APPS
-from tests.components.platform.helpers import platform_run, policy_names, releases
-from tests.components.platform.sample_apps import MONITORING
+from tests.components.platform.helpers import policy_names, releases
+from tests.components.platform.sample_apps import MONITORING, extended_run
 
 
 def test_pinned_chart_on_the_infra_nodes(any_stack):
@@ -20,10 +19,9 @@ def test_dashboard_answers_only_under_its_host(dev):
     assert dev.outputs["urls"]["linkerd"] == f"https://linkerd.{dev.config.domain}"
 
 
-def test_prometheus_comes_from_the_monitoring_app():
-    alone = platform_run("dev")
-    assert "allow-linkerd-viz-prometheus-to-monitoring" not in policy_names(alone, "networking")
-    with_monitoring = platform_run("dev", apps=APPS + (MONITORING,))
+def test_prometheus_comes_from_the_monitoring_app(dev):
+    assert "allow-linkerd-viz-prometheus-to-monitoring" not in policy_names(dev, "networking")
+    with_monitoring = extended_run()
     values = releases(with_monitoring)["linkerd-viz"].inputs["values"]
     assert values["prometheusUrl"] == MONITORING.endpoints["prometheus"]
     assert "allow-linkerd-viz-prometheus-to-monitoring" in policy_names(with_monitoring, "networking")

@@ -3,12 +3,11 @@ password, and the "backups" role: a stateful app's declared backup becomes a Sch
 
 from __future__ import annotations
 
-from components.platform.apps import APPS, velero
+from components.platform.apps import velero
 from components.storage.backups import LABEL, SCHEDULE_TYPE, missing_backups
 from offline.object_storage import backup_locations, plan_section
 from tests.components.platform.helpers import pinned, platform_run, releases
-from tests.components.platform.sample_apps import SAMPLES
-from tests.conftest import stack_run
+from tests.components.platform.sample_apps import extended_run
 
 
 def test_pinned_chart_images_and_plugin(prod):
@@ -70,7 +69,7 @@ def test_without_object_storage_velero_is_off():
 
 
 def test_a_stateful_apps_backup_is_a_schedule_after_velero():
-    run = stack_run("prod", apps=APPS + SAMPLES)
+    run = extended_run()
     (schedule,) = run.of_type(SCHEDULE_TYPE)
     assert schedule.inputs["metadata"]["labels"][LABEL] == "sample"
     assert schedule.inputs["metadata"]["namespace"] == "velero"
