@@ -16,11 +16,16 @@ Shape of an app module (`components/platform/apps/<app>.py`), e.g.::
         name="keda", namespace="infra",
         releases=(ChartRelease(CHART, values, crds=("keda.sh",)),),   # installed in this order
         webhooks=(Webhook("webhooks", WEBHOOK_PODS, 9443),),      # API server → pods: flow + mesh authorization
-        claims=(Bucket(suffix="backups", secret="keda-s3", format="aws-env"),),  # served by another app / layer
         settings=Settings,
     )
 
 plus one line in `apps/__init__.py` (`APPS`) and its test module `tests/components/platform/apps/test_keda.py`.
+
+An app that needs something another app or layer serves claims it, e.g. Loki's bucket (the storage layer
+creates the Secret `loki-s3-credentials` in Loki's namespace, the releases wait for it)::
+
+    claims=(Bucket(suffix="loki", secret="loki-s3-credentials", format="aws-env"),)
+
 Optional pieces: `roles` (what the app plays for the others: "gateway", "mesh", "monitoring", "identity",
 "backups", ...), `secrets` (`GeneratedSecret`), `flows` (extra network flows, `flows.py`), `routes` (UIs
 through the gateway), `depends_on` (hard: the app is off when one is off) and `optional` (order only),

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from ..config import NAMESPACE, ConfigError, StackConfig, oidc_issuer
 from .app import App, AppContext, AppDeployment
 from .claims import Claim
+from .flows import FlowEnvironment
 from .namespace import NAMESPACES
 
 C = TypeVar("C", bound=Claim)
@@ -147,7 +148,7 @@ class Registry:
         self.players = role_players(order)  # role → app
         self.contexts: dict[str, AppContext] = {}
         self.namespaces: dict[str, pulumi.Resource] = {}
-        self.env: Any = None  # the FlowEnvironment, once the platform resolved it
+        self.env: Optional[FlowEnvironment] = None  # once the platform resolved it (before any app is deployed)
         self.deployments: dict[str, AppDeployment] = {}
         self.oidc_clients: dict[str, Any] = {}  # client id → what the identity app registers (routes.OidcClient)
         self.parent: Optional[pulumi.Resource] = None  # the platform component
