@@ -56,6 +56,7 @@ def values(ctx: AppContext) -> dict:
         "replicaCount": ctx.replicas(3, 1),
         "podDisruptionBudget": {"enabled": ctx.prod, "minAvailable": None, "maxUnavailable": 1},
         "affinity": ctx.affinity(),
+        "serviceAccount": {"create": True},  # its own account, not the namespace's default one
         "resources": ctx.resources("apisix", Resources("100m", "256Mi", memory_limit="512Mi")).render(),
         "service": {
             "type": "NodePort",
