@@ -120,9 +120,11 @@ class UiRoute:
     service: str
     port: int
     oidc_client: Optional[str]  # Keycloak client; None when the app does its own OAuth
-    path: str = "/*"
+    path: str = "/*"  # may name the realm: "/realms/{realm}/*"
     websocket: bool = False
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
+    extra_paths: tuple[str, ...] = ()  # more paths of the same route (same placeholders)
+    plugins: tuple[Mapping[str, Any], ...] = ()  # more APISIX plugins (e.g. proxy-rewrite headers)
 
 
 class AppSettings(BaseModel):
@@ -148,6 +150,10 @@ class App:
     settings: type[AppSettings] = AppSettings
     before: Optional[Callable[["AppContext"], None]] = None  # objects the releases need (Secrets, Certificates)
     objects: Optional[Callable[["AppContext"], None]] = None  # custom resources after the releases
+    # Objects that need every enabled app's routes and claims (the identity app's realm).
+    after_routes: Optional[Callable[["AppContext"], None]] = None
+    roles: tuple[str, ...] = ()  # roles the app plays for others ("gateway", "identity", ...)
+    claims: tuple[Any, ...] = ()  # needs another app serves (e.g. `identity.OidcClient`)
     description: str = ""
 
 

@@ -23,7 +23,7 @@ from .apps.linkerd import APP as LINKERD, CONTROL_PLANE_PODS
 from .flows import PRIVATE_RANGES, Flow, FlowEnvironment, Peer, baseline_flows, expand
 from .mesh import POLICY_GROUP, authorize_unmeshed
 from .namespace import NAMESPACES, Namespace
-from .routes import OidcClient, ui_route
+from .routes import RouteClient, ui_route
 
 MONITORING_NAMESPACE = "monitoring"
 
@@ -153,7 +153,7 @@ class Platform(pulumi.ComponentResource):
                 deps.append(self.apps[LINKERD.name])
             self.apps[a.name] = AppDeployment(self, a, self.settings[a.name], deps, opts=child)
 
-        self.oidc_clients: dict[str, OidcClient] = {}
+        self.oidc_clients: dict[str, RouteClient] = {}
         self.routes: list[k8s.apiextensions.CustomResource] = []
         self.authorizations: list[k8s.apiextensions.CustomResource] = []
         for a in order:
@@ -180,6 +180,9 @@ class Platform(pulumi.ComponentResource):
                     ),
                 )
             access.register_outputs({})
+        for a in order:
+            if a.after_routes:
+                a.after_routes(self.apps[a.name].ctx)
         self.register_outputs({"namespaces": list(self.namespaces), "apps": [a.name for a in order]})
 
     def _ns_deps(self, namespace: str) -> list[pulumi.Resource]:
@@ -187,6 +190,13 @@ class Platform(pulumi.ComponentResource):
 
     def is_enabled(self, app: str) -> bool:
         return app in self.enabled
+
+    def app_for(self, role: str) -> App | None:
+        """The enabled app that plays `role` (e.g. "identity", "gateway"), if any."""
+        return next((a for a in self.enabled.values() if role in a.roles), None)
+
+    def has_role(self, role: str) -> bool:
+        return self.app_for(role) is not None
 
     def register_crds(self, group: str, provider: pulumi.Resource) -> None:
         self._crds[group] = provider

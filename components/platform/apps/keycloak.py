@@ -1,0 +1,320 @@
+"""Keycloak (namespace `iam`, role "identity"): the platform's identity provider and its realm as code.
+
+- chart codecentric `keycloakx` 7.1.11 (Keycloak 26.5.6, Quarkus), `http.relativePath: /` so the issuer is
+  `https://iam.<domain>/realms/<realm>` (the API server's `kube_oidc_url`, the gateway's OIDC discovery);
+- database: the CNPG database `keycloak` through the `Database("keycloak")` claim of the data layer —
+  Secret `keycloak-postgresql` (keys host, port, dbname, user, password, ca.crt), TLS verify-full;
+- 2 replicas in prod, Infinispan with the `jdbc-ping` stack (members discover each other through the
+  database: no multicast, no Kubernetes API access), a PodDisruptionBudget;
+- the bootstrap admin's password is generated (Secret `keycloak-admin`, stack output `credentials`);
+- proxy headers (`xforwarded`) are trusted only from the gateway: with the mesh, the HTTP port admits only
+  the gateway's mesh identity (and this namespace: the realm import Job), so every request reaches
+  Keycloak through the local proxy (127.0.0.1, the only trusted address); without the mesh, the network
+  policies let only the gateway in from outside the namespace;
+- published at https://iam.<domain> with only the realm's public paths (`/realms/<realm>/…` and the
+  static `/resources/…`). The admin console and the master realm are NOT routed: administrators use
+  `kubectl -n iam port-forward svc/keycloak-http 8080:80` (see the README);
+- metrics and health on the management port 9000 (ServiceMonitor); JSON logs, security events
+  (LOGIN, LOGIN_ERROR, …) logged for Fluent Bit → Kafka `fluentbit.keycloak`;
+- the realm: a ConfigMap with the realm document (no secret in it: `$(env:…)` placeholders) imported by
+  keycloak-config-cli 6.5.0 (built against Keycloak 26.5.4) in a Job whose name carries the document's
+  hash, so every change of the realm re-runs the import in place (remote state: what the tool created and
+  no longer declares is removed, nothing else);
+- clients: one per UI route behind the gateway's OIDC plugin (`Platform.oidc_clients`, secrets generated
+  by the routes), one per `OidcClient` claim (secrets generated here, handed over as Secrets), and the
+  public `kubectl` client (PKCE); the groups of `identity.GROUPS` with their (Cluster)RoleBindings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import yaml
+
+from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
+from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
+from ..flows import Flow, Port, pods
+from ..identity import GROUPS, IDENTITY, LdapFederation, OidcClient, RealmClient, realm_client, realm_document
+from ..mesh import authorize_identities
+from ..placement import Resources
+from ..routes import oidc_issuer
+
+CHART = Chart("keycloakx", "https://codecentric.github.io/helm-charts", "7.1.11")
+IMAGE = {"repository": "quay.io/keycloak/keycloak", "tag": "26.5.6"}
+CONFIG_CLI_IMAGE = "docker.io/adorsys/keycloak-config-cli:6.5.0-26.5.4"  # built against Keycloak 26.5.4
+NAMESPACE = "iam"
+RELEASE = "keycloak"
+SERVICE = f"{RELEASE}-http"
+HTTP_PORT, MANAGEMENT_PORT = 8080, 9000
+PODS = {"app.kubernetes.io/name": RELEASE, "app.kubernetes.io/instance": RELEASE}
+REALM_JOB_PODS = {"app.kubernetes.io/name": "keycloak-realm", "app.kubernetes.io/instance": RELEASE}
+ADMIN_SECRET = "keycloak-admin"
+ADMIN_USER = "admin"
+DB_NAME = "keycloak"
+DB_SECRET = f"{DB_NAME}-postgresql"  # served by the "database" role (INTERFACES: Database("keycloak"))
+DB_PODS = {"cnpg.io/cluster": "postgresql"}
+DB_NAMESPACE = "database"
+REALM_SECRETS = "keycloak-realm-secrets"
+TRUSTSTORE = "/opt/keycloak/conf/truststores"
+RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+class Settings(AppSettings):
+    log_level: str = "INFO"  # never DEBUG in prod (2023 weakness): it logs tokens
+
+
+def _env(ctx: AppContext) -> list[dict]:
+    secret = lambda name, key: {"valueFrom": {"secretKeyRef": {"name": name, "key": key}}}  # noqa: E731
+    meshed = NAMESPACE in ctx.platform.env.meshed
+    trusted = "127.0.0.1/32" if meshed else ctx.cfg.cluster.pod_cidr
+    env = [
+        {"name": "KC_HOSTNAME", "value": f"https://{ctx.hostname('iam')}"},
+        {"name": "KC_HOSTNAME_BACKCHANNEL_DYNAMIC", "value": "true"},
+        {"name": "KC_PROXY_TRUSTED_ADDRESSES", "value": trusted},
+        {"name": "KC_BOOTSTRAP_ADMIN_USERNAME", "value": ADMIN_USER},
+        {"name": "KC_BOOTSTRAP_ADMIN_PASSWORD", **secret(ADMIN_SECRET, "password")},
+        {"name": "KC_DB_URL_HOST", **secret(DB_SECRET, "host")},
+        {"name": "KC_DB_URL_PORT", **secret(DB_SECRET, "port")},
+        {"name": "KC_DB_URL_DATABASE", **secret(DB_SECRET, "dbname")},
+        {"name": "KC_DB_USERNAME", **secret(DB_SECRET, "user")},
+        {"name": "KC_DB_PASSWORD", **secret(DB_SECRET, "password")},
+        {"name": "KC_DB_URL_PROPERTIES", "value": "?sslmode=verify-full&sslrootcert=/opt/keycloak/db-ca/ca.crt"},
+        {"name": "KC_LOG_LEVEL", "value": ctx.settings.log_level},
+        {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"},
+        {"name": "KC_TRUSTSTORE_PATHS", "value": TRUSTSTORE},
+        {"name": "JAVA_OPTS_APPEND", "value": "-XX:MaxRAMPercentage=70"},
+    ]
+    return env
+
+
+def _volumes(ctx: AppContext) -> tuple[list[dict], list[dict]]:
+    volumes = [{"name": "db-ca", "secret": {"secretName": DB_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+    mounts = [{"name": "db-ca", "mountPath": "/opt/keycloak/db-ca", "readOnly": True}]
+    ldap = ctx.platform.app_for("directory")
+    if ldap is not None:  # the directory's LDAPS certificate is issued by the internal CA
+        from .openldap import TLS_SECRET
+
+        volumes.append({"name": "internal-ca", "secret": {"secretName": TLS_SECRET,
+                                                          "items": [{"key": "ca.crt", "path": "internal-ca.pem"}]}})
+        mounts.append({"name": "internal-ca", "mountPath": TRUSTSTORE, "readOnly": True})
+    return volumes, mounts
+
+
+def values(ctx: AppContext) -> dict:
+    volumes, mounts = _volumes(ctx)
+    affinity = {**ctx.affinity(), "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+        "weight": 100,
+        "podAffinityTerm": {"labelSelector": {"matchLabels": PODS}, "topologyKey": "kubernetes.io/hostname"}}]}}
+    return {
+        "nameOverride": RELEASE,
+        "fullnameOverride": RELEASE,
+        "image": IMAGE,
+        "replicas": ctx.replicas(2, 1),
+        "podDisruptionBudget": {"maxUnavailable": 1} if ctx.prod else {},
+        "args": ["start"],
+        "http": {"relativePath": "/"},
+        "cache": {"stack": "default"},
+        "proxy": {"enabled": True, "mode": "xforwarded", "http": {"enabled": True}},
+        "database": {"vendor": "postgres"},
+        "dbchecker": {"enabled": False},
+        "metrics": {"enabled": True},
+        "health": {"enabled": True},
+        "serviceMonitor": {"enabled": ctx.service_monitors, "interval": "2m"},
+        "extraEnv": yaml.safe_dump(_env(ctx), sort_keys=False),
+        "extraVolumes": yaml.safe_dump(volumes, sort_keys=False),
+        "extraVolumeMounts": yaml.safe_dump(mounts, sort_keys=False),
+        "affinity": yaml.safe_dump(affinity, sort_keys=False),
+        "resources": ctx.resources("keycloak", Resources("250m", "1Gi", memory_limit="2Gi")).render(),
+        "podSecurityContext": {"runAsNonRoot": True, "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {**RESTRICTED_CONTAINER, "runAsUser": 1000},
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "service": {"httpsPort": 0},  # no TLS listener: TLS ends at the gateway, the mesh carries mTLS
+    }
+
+
+def _ldap(ctx: AppContext) -> Optional[tuple[LdapFederation, pulumi.Output[str]]]:
+    """The directory's federation settings and bind password, when a directory app is deployed."""
+    if ctx.platform.app_for("directory") is None:
+        return None
+    from .openldap import federation
+
+    return federation(ctx)
+
+
+def serve_oidc_claims(ctx: AppContext) -> None:
+    """Before the releases: a generated secret per `OidcClient` claim, handed to its app as a Secret."""
+    issuer = oidc_issuer(ctx.cfg)
+    clients: list[tuple[RealmClient, pulumi.Output[str]]] = []
+    for app in ctx.platform.enabled.values():
+        for claim in app.claims:
+            if not isinstance(claim, OidcClient):
+                continue
+            ns = claim.namespace or app.namespace
+            host = ctx.hostname(claim.host)
+            value = random.RandomPassword(logical(RELEASE, "oidc", claim.client_id), length=40, special=False,
+                                          opts=pulumi.ResourceOptions(parent=ctx.component)).result
+            k8s.core.v1.Secret(
+                logical(RELEASE, "oidc", ns, claim.client_id),
+                metadata={"name": claim.secret_name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs"}},
+                type="Opaque",
+                string_data={"client-id": claim.client_id, "client-secret": value, "issuer": issuer},
+                opts=ctx.opts(namespace=ns),
+            )
+            uris = [f"https://{host}{p}" for p in claim.redirect_paths]
+            clients.append((realm_client(claim.client_id, uris, claim.scopes), value))
+    ctx.state["claim_clients"] = clients
+
+
+def rbac(ctx: AppContext) -> None:
+    """What each realm group may do with kubectl: the API server maps the groups claim to `<prefix><group>`."""
+    oidc = ctx.cfg.cluster.oidc
+    if not oidc.enabled:
+        return
+    for g in GROUPS:
+        subject = [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": f"{oidc.groups_prefix}{g.name}"}]
+        labels = {"app.kubernetes.io/part-of": "coprs", "coprs.esa.int/oidc-group": g.name}
+        if g.cluster_role:
+            k8s.rbac.v1.ClusterRoleBinding(
+                logical("oidc", g.name),
+                metadata={"name": f"oidc-{g.name}", "labels": labels},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": g.cluster_role},
+                subjects=subject,
+                opts=pulumi.ResourceOptions(parent=ctx.component),
+            )
+        for ns in g.namespaces:
+            k8s.rbac.v1.RoleBinding(
+                logical("oidc", g.name, ns),
+                metadata={"name": f"oidc-{g.name}", "namespace": ns, "labels": labels},
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": g.namespace_role},
+                subjects=subject,
+                opts=ctx.opts(namespace=ns),
+            )
+
+
+def objects(ctx: AppContext) -> None:
+    rbac(ctx)
+    if NAMESPACE in ctx.platform.env.meshed:
+        ctx.state["authorization"] = authorize_identities(
+            RELEASE, NAMESPACE, "http", PODS, HTTP_PORT,
+            [{"kind": "ServiceAccount", "name": GATEWAY_SERVICE_ACCOUNT, "namespace": GATEWAY_NAMESPACE},
+             {"kind": "Namespace", "name": NAMESPACE}],
+            lambda: ctx.opts(crd_group="policy.linkerd.io"),
+        )
+
+
+def realm(ctx: AppContext) -> None:
+    """After every route: the realm document, its secrets, and the import Job (re-run when the document changes)."""
+    route_clients = [(realm_client(c.client_id, [c.redirect_uri]), c.secret)
+                     for c in ctx.platform.oidc_clients.values()]
+    clients = [*route_clients, *ctx.state.get("claim_clients", [])]
+    ids = [c.client_id for c, _ in clients]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates or ctx.cfg.cluster.oidc.client_id in ids:
+        raise RuntimeError(f"OIDC client ids declared twice (routes, claims, kubectl): {duplicates or ids}")
+    directory = _ldap(ctx)
+    ldap = directory[0] if directory else None
+    doc = realm_document(ctx.cfg, [c for c, _ in clients], ldap)
+    text = json.dumps(doc, indent=2, sort_keys=True)
+    realm_name = ctx.cfg.cluster.oidc.realm
+    labels = {"app.kubernetes.io/part-of": "coprs", "coprs.esa.int/realm": realm_name}
+    config = k8s.core.v1.ConfigMap(
+        logical(RELEASE, "realm", realm_name),
+        metadata={"name": f"keycloak-realm-{realm_name}", "namespace": NAMESPACE, "labels": labels},
+        data={f"{realm_name}.json": text},
+        opts=ctx.opts(),
+    )
+    secret_values: dict[str, Any] = {c.secret_env: value for c, value in clients}
+    if directory is not None:
+        secret_values[directory[0].bind_password_env] = directory[1]
+    secrets = k8s.core.v1.Secret(
+        logical(RELEASE, "secret", NAMESPACE, REALM_SECRETS),
+        metadata={"name": REALM_SECRETS, "namespace": NAMESPACE, "labels": labels},
+        type="Opaque",
+        string_data=secret_values,
+        opts=ctx.opts(),
+    )
+    # The Job's name changes with the document (and the image): Pulumi replaces it, the import runs again.
+    digest = hashlib.sha256((text + CONFIG_CLI_IMAGE).encode()).hexdigest()[:10]
+    deps = [config, secrets, *ctx.releases.values(), *ctx.state.get("authorization", [])]
+    k8s.batch.v1.Job(
+        logical(RELEASE, "realm-import", realm_name),
+        metadata={"name": f"keycloak-realm-{digest}", "namespace": NAMESPACE, "labels": labels},
+        spec=_job_spec(realm_name, config, secrets),
+        opts=ctx.opts(depends_on=tuple(deps), delete_before_replace=True),
+    )
+
+
+def _job_spec(realm_name: str, config: k8s.core.v1.ConfigMap, secrets: k8s.core.v1.Secret) -> dict:
+    env = {
+        "KEYCLOAK_URL": f"http://{SERVICE}.{NAMESPACE}.svc:80",
+        "KEYCLOAK_USER": ADMIN_USER,
+        "KEYCLOAK_AVAILABILITYCHECK_ENABLED": "true",
+        "KEYCLOAK_AVAILABILITYCHECK_TIMEOUT": "300s",
+        "IMPORT_FILES_LOCATIONS": "/config/*.json",
+        "IMPORT_VARSUBSTITUTION_ENABLED": "true",
+        "IMPORT_REMOTESTATE_ENABLED": "true",
+        "IMPORT_VALIDATE": "true",
+        "LOGGING_LEVEL_ROOT": "info",
+    }
+    return {
+        "backoffLimit": 4,
+        "activeDeadlineSeconds": 1200,
+        "template": {
+            "metadata": {
+                "labels": dict(REALM_JOB_PODS),
+                # The mesh proxy as a native sidecar: it stops when the import ends, so the Job completes.
+                "annotations": {"config.beta.linkerd.io/proxy-enable-native-sidecar": "true"},
+            },
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "keycloak-config-cli",
+                    "image": CONFIG_CLI_IMAGE,
+                    "env": [*({"name": k, "value": v} for k, v in env.items()),
+                            {"name": "KEYCLOAK_PASSWORD",
+                             "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}}],
+                    "envFrom": [{"secretRef": {"name": secrets.metadata["name"]}}],
+                    "volumeMounts": [{"name": "realm", "mountPath": "/config", "readOnly": True},
+                                     {"name": "tmp", "mountPath": "/tmp"}],
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                    "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
+                }],
+                "volumes": [{"name": "realm", "configMap": {"name": config.metadata["name"]}},
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            },
+        },
+    }
+
+
+APP = App(
+    name="keycloak",
+    namespace=NAMESPACE,
+    roles=(IDENTITY,),
+    releases=(ChartRelease(CHART, values, name=RELEASE),),
+    secrets=(GeneratedSecret(ADMIN_SECRET, ("password",)),),
+    flows=(
+        Flow("keycloak-postgresql", pods(NAMESPACE, PODS), pods(DB_NAMESPACE, DB_PODS), (Port(5432),),
+             "Keycloak → its CNPG database"),
+    ),
+    routes=(
+        UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",),
+                plugins=({"name": "proxy-rewrite", "enable": True,
+                          "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
+    ),
+    depends_on=("cert-manager",),
+    optional=("linkerd", MONITORING_APP, "openldap"),
+    settings=Settings,
+    before=serve_oidc_claims,
+    objects=objects,
+    after_routes=realm,
+    description="identity provider: realm as code, OIDC clients for every UI and kubectl",
+)
