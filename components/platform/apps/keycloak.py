@@ -60,6 +60,7 @@ DB_SECRET = f"{DB_NAME}-postgresql"  # served by the "database" role (INTERFACES
 DB_PODS = {"cnpg.io/cluster": "postgresql"}
 DB_NAMESPACE = "database"
 REALM_SECRETS = "keycloak-realm-secrets"
+REALM_IMPORT = "keycloak-realm-import"
 TRUSTSTORE = "/opt/keycloak/conf/truststores"
 RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                         "seccompProfile": {"type": "RuntimeDefault"}}
@@ -239,9 +240,15 @@ def realm(ctx: AppContext) -> None:
         string_data=secret_values,
         opts=ctx.opts(),
     )
+    account = k8s.core.v1.ServiceAccount(
+        logical(RELEASE, "realm-import"),
+        metadata={"name": REALM_IMPORT, "namespace": NAMESPACE, "labels": labels},
+        automount_service_account_token=False,
+        opts=ctx.opts(),
+    )
     # The Job's name changes with the document (and the image): Pulumi replaces it, the import runs again.
     digest = hashlib.sha256((text + CONFIG_CLI_IMAGE).encode()).hexdigest()[:10]
-    deps = [config, secrets, *ctx.releases.values(), *ctx.state.get("authorization", [])]
+    deps = [config, secrets, account, *ctx.releases.values(), *ctx.state.get("authorization", [])]
     k8s.batch.v1.Job(
         logical(RELEASE, "realm-import", realm_name),
         metadata={"name": f"keycloak-realm-{digest}", "namespace": NAMESPACE, "labels": labels},
@@ -273,12 +280,14 @@ def _job_spec(realm_name: str, config: k8s.core.v1.ConfigMap, secrets: k8s.core.
             },
             "spec": {
                 "restartPolicy": "Never",
+                "serviceAccountName": REALM_IMPORT,  # its own mesh identity; no Kubernetes API access
                 "automountServiceAccountToken": False,
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
                                     "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "keycloak-config-cli",
                     "image": CONFIG_CLI_IMAGE,
+                    "imagePullPolicy": "Always",
                     "env": [*({"name": k, "value": v} for k, v in env.items()),
                             {"name": "KEYCLOAK_PASSWORD",
                              "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}}],
