@@ -36,13 +36,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
+from ...config import oidc_issuer
 from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
 from ..identity import GROUPS, IDENTITY, LdapFederation, OidcClient, RealmClient, realm_client, realm_document
 from ..mesh import authorize_identities
 from ..placement import Resources
-from ..routes import oidc_issuer
 
 CHART = Chart("keycloakx", "https://codecentric.github.io/helm-charts", "7.1.11")
 IMAGE = {"repository": "quay.io/keycloak/keycloak", "tag": "26.5.6"}
