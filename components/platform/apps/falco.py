@@ -18,8 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from pydantic import field_validator
 
-from ...config import ConfigError
 from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease
 from ..placement import Resources, host_agent_tolerations
 
@@ -37,27 +37,28 @@ class Settings(AppSettings):
     rules_file: str = DEFAULT_RULES  # a Falco rules file of this repository, relative to its root
     metrics_interval: str = "15m"  # Falco's internal stats snapshot interval (the endpoint is live)
 
+    @field_validator("rules_file")
+    @classmethod
+    def _rules_file(cls, v: str) -> str:
+        load_rules(v)
+        return v
 
-def rules(ctx: AppContext) -> str:
-    """The platform's rules file: a YAML list of Falco rules/macros/lists, read from the repository."""
-    key = f"coprs:platform.apps.{ctx.app.name}.settings.rulesFile"
-    path = (ROOT / ctx.settings.rules_file).resolve()
+
+def load_rules(relative: str) -> str:
+    """The text of a rules file of the repository: a YAML list of Falco rule, macro and list items."""
+    path = (ROOT / relative).resolve()
     if ROOT not in path.parents or not path.is_file():
-        raise _error(key, ctx.settings.rules_file, "a Falco rules file inside the repository")
+        raise ValueError("must name a Falco rules file inside the repository")
     text = path.read_text()
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise _error(key, ctx.settings.rules_file, f"valid YAML ({str(err).splitlines()[0]})") from None
+        raise ValueError(f"is not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(doc, list) or not all(
         isinstance(i, dict) and len({"rule", "macro", "list"} & set(i)) == 1 for i in doc
     ):
-        raise _error(key, ctx.settings.rules_file, "a YAML list of Falco rule, macro and list items")
+        raise ValueError("must be a YAML list of Falco rule, macro and list items")
     return text
-
-
-def _error(key: str, value: str, allowed: str) -> ConfigError:
-    return ConfigError([f"{key} = {value!r}: must be {allowed}"])
 
 
 def values(ctx: AppContext) -> dict:
@@ -70,7 +71,7 @@ def values(ctx: AppContext) -> dict:
         "tolerations": host_agent_tolerations(ctx.cfg),
         "podPriorityClassName": "system-node-critical",
         "resources": ctx.resources("falco", Resources("100m", "512Mi", memory_limit="1Gi")).render(),
-        "customRules": {RULES_KEY: rules(ctx)},
+        "customRules": {RULES_KEY: load_rules(ctx.settings.rules_file)},
         "metrics": {"enabled": True, "interval": ctx.settings.metrics_interval, "service": {"create": True}},
         "serviceMonitor": {"create": ctx.service_monitors, "interval": "2m"},
         "falco": {

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -67,7 +67,7 @@ RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
 
 
 class Settings(AppSettings):
-    log_level: str = "INFO"  # never DEBUG in prod (2023 weakness): it logs tokens
+    log_level: Literal["INFO", "WARN", "ERROR"] = "INFO"  # no DEBUG (2023 weakness): it logs tokens
 
 
 def _env(ctx: AppContext) -> list[dict]:
