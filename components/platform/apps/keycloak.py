@@ -37,6 +37,7 @@ import pulumi_random as random
 import yaml
 
 from ...config import oidc_issuer
+from ...storage.backups import Backup, declare_backup
 from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
@@ -200,6 +201,9 @@ def rbac(ctx: AppContext) -> None:
 
 def objects(ctx: AppContext) -> None:
     rbac(ctx)
+    # Keycloak keeps no volume: the realm is code (re-imported by the Job), the rest is in its database.
+    declare_backup(ctx, Backup(app=APP.name, namespace=NAMESPACE, method="export", bucket="backups",
+                               restore="restore the CNPG database keycloak (Barman), then re-run the realm import Job"))
     if NAMESPACE in ctx.platform.env.meshed:
         ctx.state["authorization"] = authorize_identities(
             RELEASE, NAMESPACE, "http", PODS, HTTP_PORT,
