@@ -58,6 +58,7 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
         for a in registry:
             if a.name not in off:
                 missing = [d for d in a.depends_on if d in off]
+                missing += _unserved(a, [b for b in registry if b.name not in off])
                 if missing:
                     off[a.name] = f"needs {', '.join(missing)}"
                     changed = True
@@ -75,9 +76,17 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
     return order, off
 
 
+def _unserved(app: App, enabled: list[App]) -> list[str]:
+    """Roles of the app's required claims that no enabled app plays (INTERFACES: "needs <role>")."""
+    played = {r for a in enabled for r in a.roles}
+    return sorted({c.role for c in app.claims if not getattr(c, "optional", False) and c.role not in played})
+
+
 def _ordering(on: dict[str, App]) -> dict[str, set[str]]:
     """Hard and optional dependencies, plus: meshed apps start after Linkerd so they are injected at birth."""
     after = {n: {d for d in (*a.depends_on, *a.optional) if d in on} for n, a in on.items()}
+    for n, a in on.items():  # a consumer comes after the apps serving its claims
+        after[n] |= {s for c in a.claims for s, b in on.items() if c.role in b.roles and s != n}
     if LINKERD.name in on:
         upstream, todo = set(), [LINKERD.name]
         while todo:

@@ -411,7 +411,7 @@ CATALOGUE = {
     "loki": ["https://grafana-community.github.io/helm-charts", "https://grafana.github.io/helm-charts"],
     "fluent-bit": ["https://fluent.github.io/helm-charts"],
     "fluentd": ["https://fluent.github.io/helm-charts"],
-    "graylog": ["https://graylog2.github.io/charts"],
+    "graylog": ["https://graylog2.github.io/graylog-helm"],  # the official chart's README (graylog-1.0.0)
     "falco": ["https://falcosecurity.github.io/charts"],
     "keycloakx": ["https://codecentric.github.io/helm-charts"],
     "openldap-stack-ha": ["https://jp-gouin.github.io/helm-openldap"],

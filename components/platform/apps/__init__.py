@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..app import App
-from . import (apisix, cert_manager, falco, gateway_api, keda, keycloak, linkerd, linkerd_viz, metrics_server, openldap,
+from . import (apisix, cert_manager, falco, gateway_api, graylog, keda, keycloak, linkerd, linkerd_viz, metrics_server, openldap,
                rook_ceph, velero)
 
 APPS: tuple[App, ...] = (
@@ -19,4 +19,5 @@ APPS: tuple[App, ...] = (
     falco.APP,
     openldap.APP,
     keycloak.APP,
+    graylog.APP,
 )

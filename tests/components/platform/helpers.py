@@ -105,3 +105,46 @@ def platform_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
 
 def releases(result: RunResult) -> dict[str, Recorded]:
     return {r.inputs["name"]: r for r in result.of_type(RELEASE)}
+
+
+# One platform variant for the identity/security tests: another realm, no API-server OIDC, a new taint.
+IDENTITY_VARIANT = {
+    "coprs:cluster.oidc.realm": "rs",
+    "coprs:cluster.oidc.enabled": False,
+    "coprs:nodeGroups.processing.taints": ["coprs.esa.int/processing=batch:NoExecute"],
+}
+
+_SERVED: dict[str, RunResult] = {}
+
+
+def served_run(stack: str = "dev") -> RunResult:
+    """The platform with stand-ins playing the data roles (kafka, mongodb) and an app claiming its own OIDC
+    client, so the consumers of claims (Graylog, OidcClient) are deployed before the data services exist."""
+    if stack not in _SERVED:
+        import dataclasses
+
+        from components.platform import platform as platform_module
+        from components.platform.apps import APPS, keda, metrics_server
+        from components.platform.identity import OidcClient
+
+        claims = (OidcClient("grafana", "monitoring", ("/login/generic_oauth",), scopes=("dataflow.view",)),)
+        registry = tuple(
+            dataclasses.replace(a, claims=claims) if a.name == keda.APP.name
+            else dataclasses.replace(a, roles=("kafka", "mongodb")) if a.name == metrics_server.APP.name
+            else a
+            for a in APPS
+        )
+
+        def program() -> None:
+            from components.config import load_stack_config
+
+            defaults = platform_module.enabled_apps.__defaults__
+            platform_module.enabled_apps.__defaults__ = (registry,)
+            try:
+                provider = k8s.Provider("k8s", kubeconfig="offline", cluster_identifier="test")
+                pulumi.export("platform", platform_module.Platform("platform", load_stack_config(), provider).summary)
+            finally:
+                platform_module.enabled_apps.__defaults__ = defaults
+
+        _SERVED[stack] = run_stack(stack, None, program=program)
+    return _SERVED[stack]

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
 from components.platform.apps import keycloak
-from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES, OidcClient
-from offline.harness import run_stack
-from tests.components.platform.helpers import platform_run, releases
+from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES
+from tests.components.platform.helpers import IDENTITY_VARIANT, platform_run, releases, served_run
 
 ROUTE = "kubernetes:apisix.apache.org/v2:ApisixRoute"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -183,7 +180,7 @@ def test_only_the_realm_public_paths_are_routed(any_stack):
 
 def test_realm_import_job_reruns_when_the_realm_changes(dev):
     [job] = dev.of_type(JOB)
-    other = platform_run("dev", {"coprs:cluster.oidc.realm": "rs"})
+    other = platform_run("dev", IDENTITY_VARIANT)
     [job2] = other.of_type(JOB)
     assert job.inputs["metadata"]["name"] != job2.inputs["metadata"]["name"]
     assert job.delete_before_replace
@@ -207,7 +204,7 @@ def test_realm_import_job_reruns_when_the_realm_changes(dev):
 
 
 def test_no_kubectl_client_or_bindings_without_oidc():
-    r = platform_run("dev", {"coprs:cluster.oidc.enabled": False})
+    r = platform_run("dev", IDENTITY_VARIANT)
     realm, _ = realm_of(r)
     assert not [c for c in realm["clients"] if c["publicClient"]]
     assert not [b for b in r.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding") if b.name.startswith("oidc-")]
@@ -221,26 +218,9 @@ def test_log_level_debug_is_refused():
         _settings(keycloak.APP, {"logLevel": "DEBUG"})
 
 
-def test_an_app_with_its_own_oauth_gets_a_client_and_a_secret(monkeypatch):
+def test_an_app_with_its_own_oauth_gets_a_client_and_a_secret():
     """An OidcClient claim: a realm client with exactly its redirect URIs, and the Secret handed to the app."""
-    import dataclasses
-
-    from components.platform import platform as platform_module
-    from components.platform.apps import APPS
-    from components.platform.apps import keda
-
-    app = dataclasses.replace(keda.APP, claims=(OidcClient("grafana", "monitoring", ("/login/generic_oauth",),
-                                                           scopes=("dataflow.view",)),))
-    monkeypatch.setattr(platform_module.enabled_apps, "__defaults__",
-                        (tuple(app if a.name == "keda" else a for a in APPS),))
-
-    def program() -> None:
-        from components.config import load_stack_config
-
-        provider = k8s.Provider("k8s", kubeconfig="offline", cluster_identifier="test")
-        pulumi.export("platform", platform_module.Platform("platform", load_stack_config(), provider).summary)
-
-    r = run_stack("dev", None, program=program)
+    r = served_run("dev")
     realm, _ = realm_of(r)
     [grafana] = [c for c in realm["clients"] if c["clientId"] == "grafana"]
     assert grafana["redirectUris"] == [f"https://monitoring.{r.config.domain}/login/generic_oauth"]
