@@ -227,6 +227,23 @@ class AppContext:
             deps.append(self.platform.crd_provider(crd_group, self.app.name))
         return pulumi.ResourceOptions(parent=self.component, depends_on=deps, **kw)
 
+    def password(self, *parts: str, length: int = 32) -> pulumi.Output[str]:
+        """A generated password (pulumi-random, letters and digits), kept in state."""
+        return random.RandomPassword(logical(self.app.name, *parts), length=length, special=False,
+                                     opts=pulumi.ResourceOptions(parent=self.component)).result
+
+    def secret_object(self, name: str, data: Mapping[str, Any], *, namespace: Optional[str] = None,
+                      labels: Optional[Mapping[str, str]] = None) -> k8s.core.v1.Secret:
+        """A Kubernetes Secret of this app (values by reference only: generated Outputs or non-secret data)."""
+        ns = namespace or self.namespace
+        return k8s.core.v1.Secret(
+            logical(self.app.name, "secret", ns, name),
+            metadata={"name": name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs", **(labels or {})}},
+            type="Opaque",
+            string_data=dict(data),
+            opts=self.opts(namespace=ns),
+        )
+
     def custom_resource(self, name: str, api_version: str, kind: str, spec: Any, *, namespace: Optional[str] = None,
                         cluster_scoped: bool = False, labels: Optional[dict] = None,
                         depends_on: tuple = ()) -> k8s.apiextensions.CustomResource:
@@ -249,20 +266,9 @@ class AppContext:
 
 
 def _secret(ctx: AppContext, s: GeneratedSecret) -> k8s.core.v1.Secret:
-    ns = s.namespace or ctx.namespace
-    data = {}
-    for key in s.keys:
-        pw = random.RandomPassword(logical(ctx.app.name, s.name, key), length=s.length, special=False,
-                                   opts=pulumi.ResourceOptions(parent=ctx.component))
-        data[key] = pw.result
+    data = {key: ctx.password(s.name, key, length=s.length) for key in s.keys}
     ctx.secret_values[s.name] = data
-    return k8s.core.v1.Secret(
-        logical(ctx.app.name, "secret", ns, s.name),
-        metadata={"name": s.name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs"}},
-        type="Opaque",
-        string_data=data,
-        opts=ctx.opts(namespace=ns),
-    )
+    return ctx.secret_object(s.name, data, namespace=s.namespace)
 
 
 class AppDeployment(pulumi.ComponentResource):

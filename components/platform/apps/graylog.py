@@ -26,14 +26,13 @@ import hashlib
 import json
 from pathlib import Path
 
-import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, before_releases, logical
+from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, before_releases
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
+from ..jobs import ConfigJob, config_job
 from ..mesh import authorize_identities
 from ..placement import Resources
 
@@ -145,32 +144,18 @@ def values(ctx: AppContext) -> dict:
 
 def secrets(ctx: AppContext) -> None:
     """The pepper and the root password (the chart only takes the password's SHA-256)."""
-    child = pulumi.ResourceOptions(parent=ctx.component)
-    pepper = random.RandomPassword(logical(RELEASE, "pepper"), length=96, special=False, opts=child).result
-    admin = random.RandomPassword(logical(RELEASE, "admin"), length=32, special=False, opts=child).result
+    pepper = ctx.password("pepper", length=96)
+    admin = ctx.password("admin")
     ctx.secret_values[ADMIN_SECRET] = {"password": admin}
-    labels = {"app.kubernetes.io/part-of": "coprs"}
-    chart_secret = k8s.core.v1.Secret(
-        logical(RELEASE, "secret", NAMESPACE, SECRET),
-        metadata={"name": SECRET, "namespace": NAMESPACE, "labels": labels},
-        type="Opaque",
-        string_data={
-            "GRAYLOG_PASSWORD_SECRET": pepper,
-            "GRAYLOG_ROOT_USERNAME": "admin",
-            "GRAYLOG_ROOT_PASSWORD_SHA2": admin.apply(lambda p: hashlib.sha256(p.encode()).hexdigest()),
-            # The chart's Data Node env reads this key; our later env entry (the MongoUser Secret's `uri`)
-            # takes precedence (Kubernetes: the last definition of a name wins), so it stays empty here.
-            "GRAYLOG_MONGODB_URI": "",
-        },
-        opts=ctx.opts(),
-    )
-    admin_secret = k8s.core.v1.Secret(
-        logical(RELEASE, "secret", NAMESPACE, ADMIN_SECRET),
-        metadata={"name": ADMIN_SECRET, "namespace": NAMESPACE, "labels": labels},
-        type="Opaque",
-        string_data={"username": "admin", "password": admin},
-        opts=ctx.opts(),
-    )
+    chart_secret = ctx.secret_object(SECRET, {
+        "GRAYLOG_PASSWORD_SECRET": pepper,
+        "GRAYLOG_ROOT_USERNAME": "admin",
+        "GRAYLOG_ROOT_PASSWORD_SHA2": admin.apply(lambda p: hashlib.sha256(p.encode()).hexdigest()),
+        # The chart's Data Node env reads this key; our later env entry (the MongoUser Secret's `uri`)
+        # takes precedence (Kubernetes: the last definition of a name wins), so it stays empty here.
+        "GRAYLOG_MONGODB_URI": "",
+    })
+    admin_secret = ctx.secret_object(ADMIN_SECRET, {"username": "admin", "password": admin})
     before_releases(ctx, chart_secret, admin_secret)
 
 
@@ -219,69 +204,25 @@ def objects(ctx: AppContext) -> None:
 
 
 def configuration_job(ctx: AppContext) -> k8s.batch.v1.Job:
-    labels = {"app.kubernetes.io/part-of": "coprs", "app.kubernetes.io/name": CONFIG_JOB}
-    script = SCRIPT.read_text()
-    document = json.dumps(settings_document(ctx), indent=2, sort_keys=True)
-    config = k8s.core.v1.ConfigMap(
-        logical(RELEASE, "config-settings"),
-        metadata={"name": CONFIG_JOB, "namespace": NAMESPACE, "labels": labels},
-        data={"configure.py": script, "settings.json": document},
-        opts=ctx.opts(),
-    )
-    account = k8s.core.v1.ServiceAccount(
-        logical(RELEASE, "config-sa"),
-        metadata={"name": CONFIG_JOB, "namespace": NAMESPACE, "labels": labels},
-        automount_service_account_token=False,
-        opts=ctx.opts(),
-    )
-    digest = hashlib.sha256((script + document + CONFIG_IMAGE).encode()).hexdigest()[:10]
     ref = lambda name, key: {"valueFrom": {"secretKeyRef": {"name": name, "key": key}}}  # noqa: E731
-    env = [
-        {"name": "GRAYLOG_URL", "value": f"http://{SERVICE}.{NAMESPACE}.svc:{WEB_PORT}"},
-        {"name": "GRAYLOG_USERNAME", "value": "admin"},
-        {"name": "GRAYLOG_PASSWORD", **ref(ADMIN_SECRET, "password")},
-        {"name": "GRAYLOG_SETTINGS", "value": "/config/settings.json"},
-        {"name": "KAFKA_BOOTSTRAP", **ref(KAFKA_SECRET, "bootstrap.servers")},
-        {"name": "KAFKA_JAAS_CONFIG", **ref(KAFKA_SECRET, "sasl.jaas.config")},
-        {"name": "KAFKA_CA_FILE", "value": "/kafka/ca.crt"},
-    ]
-    return k8s.batch.v1.Job(
-        logical(RELEASE, "config-job"),
-        metadata={"name": f"{CONFIG_JOB}-{digest}", "namespace": NAMESPACE, "labels": labels},
-        spec={
-            "backoffLimit": 4,
-            "activeDeadlineSeconds": 1800,
-            "template": {
-                "metadata": {"labels": labels,
-                             "annotations": {"config.beta.linkerd.io/proxy-enable-native-sidecar": "true"}},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": CONFIG_JOB,
-                    "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "configure",
-                        "image": CONFIG_IMAGE,
-                        "imagePullPolicy": "Always",
-                        "command": ["python3", "/config/configure.py"],
-                        "env": env,
-                        "volumeMounts": [{"name": "config", "mountPath": "/config", "readOnly": True},
-                                         {"name": "kafka", "mountPath": "/kafka", "readOnly": True}],
-                        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                                            "readOnlyRootFilesystem": True, "runAsNonRoot": True},
-                    }],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": CONFIG_JOB}},
-                        {"name": "kafka", "secret": {"secretName": KAFKA_SECRET,
-                                                     "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    ],
-                },
-            },
-        },
-        opts=ctx.opts(depends_on=(config, account, *ctx.releases.values()), delete_before_replace=True),
-    )
+    return config_job(ctx, ConfigJob(
+        name=CONFIG_JOB,
+        image=CONFIG_IMAGE,
+        config_map=CONFIG_JOB,
+        data={"configure.py": SCRIPT.read_text(),
+              "settings.json": json.dumps(settings_document(ctx), indent=2, sort_keys=True)},
+        command=("python3", "/config/configure.py"),
+        env=(
+            {"name": "GRAYLOG_URL", "value": f"http://{SERVICE}.{NAMESPACE}.svc:{WEB_PORT}"},
+            {"name": "GRAYLOG_USERNAME", "value": "admin"},
+            {"name": "GRAYLOG_PASSWORD", **ref(ADMIN_SECRET, "password")},
+            {"name": "GRAYLOG_SETTINGS", "value": "/config/settings.json"},
+            {"name": "KAFKA_BOOTSTRAP", **ref(KAFKA_SECRET, "bootstrap.servers")},
+            {"name": "KAFKA_JAAS_CONFIG", **ref(KAFKA_SECRET, "sasl.jaas.config")},
+            {"name": "KAFKA_CA_FILE", "value": "/kafka/ca.crt"},
+        ),
+        secret_files={"/kafka": (KAFKA_SECRET, "ca.crt")},
+    ))
 
 
 # After sign-in the gateway hands Graylog the user name, overwriting any header the client sent.

@@ -27,13 +27,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any, Literal, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 import yaml
 
 from ...config import oidc_issuer
@@ -42,6 +40,7 @@ from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRele
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
 from ..identity import GROUPS, IDENTITY, LdapFederation, OidcClient, RealmClient, realm_client, realm_document
+from ..jobs import ConfigJob, config_job
 from ..mesh import authorize_identities
 from ..placement import Resources
 
@@ -62,6 +61,7 @@ DB_PODS = {"cnpg.io/cluster": "postgresql"}
 DB_NAMESPACE = "database"
 REALM_SECRETS = "keycloak-realm-secrets"
 REALM_IMPORT = "keycloak-realm-import"
+REALM_LABEL = "coprs.esa.int/realm"
 TRUSTSTORE = "/opt/keycloak/conf/truststores"
 RESTRICTED_CONTAINER = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
                         "seccompProfile": {"type": "RuntimeDefault"}}
@@ -159,15 +159,9 @@ def serve_oidc_claims(ctx: AppContext) -> None:
                 continue
             ns = claim.namespace or app.namespace
             host = ctx.hostname(claim.host)
-            value = random.RandomPassword(logical(RELEASE, "oidc", claim.client_id), length=40, special=False,
-                                          opts=pulumi.ResourceOptions(parent=ctx.component)).result
-            k8s.core.v1.Secret(
-                logical(RELEASE, "oidc", ns, claim.client_id),
-                metadata={"name": claim.secret_name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs"}},
-                type="Opaque",
-                string_data={"client-id": claim.client_id, "client-secret": value, "issuer": issuer},
-                opts=ctx.opts(namespace=ns),
-            )
+            value = ctx.password("oidc", claim.client_id, length=40)
+            ctx.secret_object(claim.secret_name, {"client-id": claim.client_id, "client-secret": value,
+                                                  "issuer": issuer}, namespace=ns)
             uris = [f"https://{host}{p}" for p in claim.redirect_paths]
             clients.append((realm_client(claim.client_id, uris, claim.scopes), value))
     ctx.state["claim_clients"] = clients
@@ -227,41 +221,11 @@ def realm(ctx: AppContext) -> None:
     doc = realm_document(ctx.cfg, [c for c, _ in clients], ldap)
     text = json.dumps(doc, indent=2, sort_keys=True)
     realm_name = ctx.cfg.cluster.oidc.realm
-    labels = {"app.kubernetes.io/part-of": "coprs", "coprs.esa.int/realm": realm_name}
-    config = k8s.core.v1.ConfigMap(
-        logical(RELEASE, "realm", realm_name),
-        metadata={"name": f"keycloak-realm-{realm_name}", "namespace": NAMESPACE, "labels": labels},
-        data={f"{realm_name}.json": text},
-        opts=ctx.opts(),
-    )
+    labels = {"app.kubernetes.io/part-of": "coprs", REALM_LABEL: realm_name}
     secret_values: dict[str, Any] = {c.secret_env: value for c, value in clients}
     if directory is not None:
         secret_values[directory[0].bind_password_env] = directory[1]
-    secrets = k8s.core.v1.Secret(
-        logical(RELEASE, "secret", NAMESPACE, REALM_SECRETS),
-        metadata={"name": REALM_SECRETS, "namespace": NAMESPACE, "labels": labels},
-        type="Opaque",
-        string_data=secret_values,
-        opts=ctx.opts(),
-    )
-    account = k8s.core.v1.ServiceAccount(
-        logical(RELEASE, "realm-import"),
-        metadata={"name": REALM_IMPORT, "namespace": NAMESPACE, "labels": labels},
-        automount_service_account_token=False,
-        opts=ctx.opts(),
-    )
-    # The Job's name changes with the document (and the image): Pulumi replaces it, the import runs again.
-    digest = hashlib.sha256((text + CONFIG_CLI_IMAGE).encode()).hexdigest()[:10]
-    deps = [config, secrets, account, *ctx.releases.values(), *ctx.state.get("authorization", [])]
-    k8s.batch.v1.Job(
-        logical(RELEASE, "realm-import", realm_name),
-        metadata={"name": f"keycloak-realm-{digest}", "namespace": NAMESPACE, "labels": labels},
-        spec=_job_spec(realm_name, config, secrets),
-        opts=ctx.opts(depends_on=tuple(deps), delete_before_replace=True),
-    )
-
-
-def _job_spec(realm_name: str, config: k8s.core.v1.ConfigMap, secrets: k8s.core.v1.Secret) -> dict:
+    secrets = ctx.secret_object(REALM_SECRETS, secret_values, labels={REALM_LABEL: realm_name})
     env = {
         "KEYCLOAK_URL": f"http://{SERVICE}.{NAMESPACE}.svc:80",
         "KEYCLOAK_USER": ADMIN_USER,
@@ -273,39 +237,17 @@ def _job_spec(realm_name: str, config: k8s.core.v1.ConfigMap, secrets: k8s.core.
         "IMPORT_VALIDATE": "true",
         "LOGGING_LEVEL_ROOT": "info",
     }
-    return {
-        "backoffLimit": 4,
-        "activeDeadlineSeconds": 1200,
-        "template": {
-            "metadata": {
-                "labels": dict(REALM_JOB_PODS),
-                # The mesh proxy as a native sidecar: it stops when the import ends, so the Job completes.
-                "annotations": {"config.beta.linkerd.io/proxy-enable-native-sidecar": "true"},
-            },
-            "spec": {
-                "restartPolicy": "Never",
-                "serviceAccountName": REALM_IMPORT,  # its own mesh identity; no Kubernetes API access
-                "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
-                                    "seccompProfile": {"type": "RuntimeDefault"}},
-                "containers": [{
-                    "name": "keycloak-config-cli",
-                    "image": CONFIG_CLI_IMAGE,
-                    "imagePullPolicy": "Always",
-                    "env": [*({"name": k, "value": v} for k, v in env.items()),
-                            {"name": "KEYCLOAK_PASSWORD",
-                             "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}}],
-                    "envFrom": [{"secretRef": {"name": secrets.metadata["name"]}}],
-                    "volumeMounts": [{"name": "realm", "mountPath": "/config", "readOnly": True},
-                                     {"name": "tmp", "mountPath": "/tmp"}],
-                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                    "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
-                }],
-                "volumes": [{"name": "realm", "configMap": {"name": config.metadata["name"]}},
-                            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-            },
-        },
-    }
+    config_job(ctx, ConfigJob(
+        name=REALM_IMPORT,
+        image=CONFIG_CLI_IMAGE,
+        config_map=f"keycloak-realm-{realm_name}",
+        data={f"{realm_name}.json": text},
+        labels={REALM_LABEL: realm_name},
+        env=(*({"name": k, "value": v} for k, v in env.items()),
+             {"name": "KEYCLOAK_PASSWORD", "valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": "password"}}}),
+        env_from_secrets=(REALM_SECRETS,),
+        deadline_seconds=1200,
+    ), depends_on=(secrets, *ctx.state.get("authorization", [])))
 
 
 APP = App(

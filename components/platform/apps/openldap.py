@@ -20,11 +20,9 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, before_releases, logical
+from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, before_releases
 from ..identity import LdapFederation
 from ..placement import Resources
 
@@ -95,17 +93,10 @@ def prerequisites(ctx: AppContext) -> None:
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "internal-ca"},
         },
     )
-    password = random.RandomPassword(logical(RELEASE, BIND_SECRET), length=32, special=False,
-                                     opts=pulumi.ResourceOptions(parent=ctx.component))
-    ctx.secret_values[BIND_SECRET] = {"password": password.result}
-    bind = k8s.core.v1.Secret(
-        logical(RELEASE, "secret", NAMESPACE, BIND_SECRET),
-        metadata={"name": BIND_SECRET, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "coprs"}},
-        type="Opaque",
-        # The image creates the LDAP_USERS (in ou=users) with these passwords at first start.
-        string_data={"LDAP_PASSWORDS": password.result},
-        opts=ctx.opts(),
-    )
+    password = ctx.password(BIND_SECRET, "password")
+    ctx.secret_values[BIND_SECRET] = {"password": password}
+    # The image creates the LDAP_USERS (in ou=users) with these passwords at first start.
+    bind = ctx.secret_object(BIND_SECRET, {"LDAP_PASSWORDS": password})
     before_releases(ctx, cert, bind)
 
 

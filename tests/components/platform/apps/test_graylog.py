@@ -78,7 +78,7 @@ def test_trusted_header_only_from_the_gateway(run):
 
 
 def test_configuration_job(run):
-    [job] = [j for j in run.of_type("kubernetes:batch/v1:Job") if j.name == "graylog-config-job"]
+    [job] = [j for j in run.of_type("kubernetes:batch/v1:Job") if j.inputs["metadata"]["name"].startswith(graylog.CONFIG_JOB + "-")]
     spec = job.inputs["spec"]["template"]["spec"]
     [c] = spec["containers"]
     env = {e["name"]: e for e in c["env"]}
