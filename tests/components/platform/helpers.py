@@ -118,8 +118,9 @@ _SERVED: dict[str, RunResult] = {}
 
 
 def served_run(stack: str = "dev") -> RunResult:
-    """The platform with stand-ins playing the data roles (kafka, mongodb) and an app claiming its own OIDC
-    client, so the consumers of claims (Graylog, OidcClient) are deployed before the data services exist."""
+    """The platform of IDENTITY_VARIANT with stand-ins playing the data roles (kafka, mongodb) and an app
+    claiming its own OIDC client, so the consumers of claims (Graylog, OidcClient) are deployed before the
+    data services exist. One run serves every variant test of the identity and security apps."""
     if stack not in _SERVED:
         import dataclasses
 
@@ -146,5 +147,5 @@ def served_run(stack: str = "dev") -> RunResult:
             finally:
                 platform_module.enabled_apps.__defaults__ = defaults
 
-        _SERVED[stack] = run_stack(stack, None, program=program)
+        _SERVED[stack] = run_stack(stack, IDENTITY_VARIANT, program=program)
     return _SERVED[stack]

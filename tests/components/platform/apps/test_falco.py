@@ -10,7 +10,7 @@ from components.platform.apps import falco
 from components.platform.namespace import NAMESPACES
 from components.platform.placement import CONTROL_PLANE_TAINT
 from components.platform.platform import _settings
-from tests.components.platform.helpers import IDENTITY_VARIANT, platform_run, releases
+from tests.components.platform.helpers import releases, served_run
 
 
 def _tolerates(tolerations: list[dict], taint: str) -> bool:
@@ -38,7 +38,7 @@ def test_runs_on_every_node_group(any_stack):
 
 
 def test_a_new_taint_is_tolerated_and_unknown_nodes_are_all_tolerated():
-    r = platform_run("dev", IDENTITY_VARIANT)
+    r = served_run("dev")
     tolerations = releases(r)["falco"].inputs["values"]["tolerations"]
     assert {"key": "coprs.esa.int/processing", "operator": "Equal", "value": "batch", "effect": "NoExecute"} in tolerations
     from components.platform.placement import host_agent_tolerations

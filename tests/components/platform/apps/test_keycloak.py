@@ -9,7 +9,7 @@ import yaml
 
 from components.platform.apps import keycloak
 from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES
-from tests.components.platform.helpers import IDENTITY_VARIANT, platform_run, releases, served_run
+from tests.components.platform.helpers import platform_run, releases, served_run
 
 ROUTE = "kubernetes:apisix.apache.org/v2:ApisixRoute"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -179,9 +179,12 @@ def test_only_the_realm_public_paths_are_routed(any_stack):
 
 
 def test_realm_import_job_reruns_when_the_realm_changes(dev):
-    [job] = dev.of_type(JOB)
-    other = platform_run("dev", IDENTITY_VARIANT)
-    [job2] = other.of_type(JOB)
+    def realm_job(run):
+        [job] = [j for j in run.of_type(JOB) if j.inputs["metadata"]["name"].startswith(keycloak.REALM_IMPORT + "-")]
+        return job
+
+    job, other = realm_job(dev), served_run("dev")
+    job2 = realm_job(other)
     assert job.inputs["metadata"]["name"] != job2.inputs["metadata"]["name"]
     assert job.delete_before_replace
     realm, _ = realm_of(other)
@@ -204,7 +207,7 @@ def test_realm_import_job_reruns_when_the_realm_changes(dev):
 
 
 def test_no_kubectl_client_or_bindings_without_oidc():
-    r = platform_run("dev", IDENTITY_VARIANT)
+    r = served_run("dev")
     realm, _ = realm_of(r)
     assert not [c for c in realm["clients"] if c["publicClient"]]
     assert not [b for b in r.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding") if b.name.startswith("oidc-")]
@@ -226,5 +229,5 @@ def test_an_app_with_its_own_oauth_gets_a_client_and_a_secret():
     assert grafana["redirectUris"] == [f"https://monitoring.{r.config.domain}/login/generic_oauth"]
     assert "dataflow.view" in grafana["defaultClientScopes"]
     handed = _secrets(r)[("infra", "oidc-grafana")]
-    assert handed["client-id"] == "grafana" and handed["issuer"] == f"https://iam.{r.config.domain}/realms/coprs"
+    assert handed["client-id"] == "grafana" and handed["issuer"] == f"https://iam.{r.config.domain}/realms/rs"
     assert handed["client-secret"] == _secrets(r)[("iam", keycloak.REALM_SECRETS)][grafana["secret"][6:-1]]
