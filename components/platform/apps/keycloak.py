@@ -89,9 +89,10 @@ def _env(ctx: AppContext) -> list[dict]:
         {"name": "KC_DB_URL_PROPERTIES", "value": "?sslmode=verify-full&sslrootcert=/opt/keycloak/db-ca/ca.crt"},
         {"name": "KC_LOG_LEVEL", "value": ctx.settings.log_level},
         {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"},
-        {"name": "KC_TRUSTSTORE_PATHS", "value": TRUSTSTORE},
         {"name": "JAVA_OPTS_APPEND", "value": "-XX:MaxRAMPercentage=70"},
     ]
+    if ctx.platform.app_for("directory") is not None:  # trust the internal CA of the directory's LDAPS
+        env.append({"name": "KC_TRUSTSTORE_PATHS", "value": TRUSTSTORE})
     return env
 
 
