@@ -85,6 +85,7 @@ def test_realm_federates_the_directory_read_only(any_stack):
     # Keycloak trusts the internal CA that issued the LDAPS certificate
     kc = releases(any_stack)["keycloak"].inputs["values"]
     assert "internal-ca" in kc["extraVolumes"] and openldap.TLS_SECRET in kc["extraVolumes"]
+    assert "KC_TRUSTSTORE_PATHS" in kc["extraEnv"] and "/opt/keycloak/conf/truststores" in kc["extraVolumeMounts"]
 
 
 def test_backup_is_declared(any_stack):
