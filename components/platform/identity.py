@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, ClassVar, Iterable, Optional
 
 from ..config import StackConfig
+from .claims import Claim
 
 IDENTITY = "identity"
 KUBELOGIN_REDIRECTS = ("http://localhost:8000", "http://localhost:18000")  # kubelogin's default listen ports
@@ -27,22 +28,20 @@ SECURITY_EVENTS = ("LOGIN", "LOGIN_ERROR", "LOGOUT", "LOGOUT_ERROR", "CODE_TO_TO
                    "REFRESH_TOKEN_ERROR", "UPDATE_PASSWORD", "UPDATE_PASSWORD_ERROR", "REGISTER")
 
 
-@dataclass(frozen=True)
-class OidcClient:
+@dataclass(frozen=True, kw_only=True)
+class OidcClient(Claim):
     """Claim: a confidential Keycloak client for an app doing its own OAuth (served by the identity app)."""
 
-    role = IDENTITY
+    role: ClassVar[str] = IDENTITY
     client_id: str
     host: str  # UI sub-domain: redirect URIs are https://<host>.<domain><path>
     redirect_paths: tuple[str, ...]
-    secret: str = ""  # default: oidc-<client_id>
-    namespace: Optional[str] = None  # default: the app's
+    secret: str = ""  # default: oidc-<client_id> (keys client-id, client-secret, issuer)
     scopes: tuple[str, ...] = ()  # extra default client scopes (e.g. SCDF_SCOPES)
-    optional: bool = False
 
-    @property
-    def secret_name(self) -> str:
-        return self.secret or f"oidc-{self.client_id}"
+    def __post_init__(self) -> None:
+        if not self.secret:
+            object.__setattr__(self, "secret", f"oidc-{self.client_id}")
 
 
 @dataclass(frozen=True)

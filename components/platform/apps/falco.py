@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import field_validator
 
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease
+from ..app import App, AppContext, AppSettings, Chart, ChartRelease
 from ..placement import Resources, host_agent_tolerations
 
 CHART = Chart("falco", "https://falcosecurity.github.io/charts", "9.1.0")
@@ -91,7 +91,6 @@ APP = App(
     name="falco",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
-    optional=(MONITORING_APP,),
     settings=Settings,
     description="runtime security: modern eBPF on every node, JSON alerts, metrics",
 )

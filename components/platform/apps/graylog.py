@@ -28,8 +28,7 @@ from pathlib import Path
 
 import pulumi_kubernetes as k8s
 
-from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, before_releases
+from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, UiRoute, before_releases
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
 from ..jobs import ConfigJob, config_job
@@ -38,27 +37,33 @@ from ..placement import Resources
 
 try:  # the data claims of issue 12 (components/platform/claims.py)
     from ..claims import KafkaAccess, MongoUser  # type: ignore[attr-defined]
-except ImportError:  # until they land: the same names and fields (INTERFACES.md)
+except ImportError:  # until they land: the same names, fields and Secrets (INTERFACES.md)
     from dataclasses import dataclass
     from typing import ClassVar
 
-    @dataclass(frozen=True)
-    class MongoUser:  # type: ignore[no-redef]
+    from ..claims import Claim
+
+    @dataclass(frozen=True, kw_only=True)
+    class MongoUser(Claim):  # type: ignore[no-redef]
         role: ClassVar[str] = "mongodb"
         user: str
         database: str
         secret: str = ""
-        optional: bool = False
 
-    @dataclass(frozen=True)
-    class KafkaAccess:  # type: ignore[no-redef]
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "secret", self.secret or f"mongodb-{self.user}")
+
+    @dataclass(frozen=True, kw_only=True)
+    class KafkaAccess(Claim):  # type: ignore[no-redef]
         role: ClassVar[str] = "kafka"
         user: str
         read: tuple[str, ...] = ()
         write: tuple[str, ...] = ()
         groups: tuple[str, ...] = ()
         secret: str = ""
-        optional: bool = False
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "secret", self.secret or f"kafka-{self.user}")
 
 CHART = Chart("graylog", "https://graylog2.github.io/graylog-helm", "1.0.0")
 VERSION = "7.0.0"
@@ -87,7 +92,7 @@ class Settings(AppSettings):
 
 
 def _env(ctx: AppContext) -> list[dict]:
-    meshed = NAMESPACE in ctx.platform.env.meshed
+    meshed = NAMESPACE in ctx.registry.env.meshed
     return [
         {"name": "GRAYLOG_MONGODB_URI", "valueFrom": {"secretKeyRef": {"name": MONGO_SECRET, "key": "uri"}}},
         {"name": "GRAYLOG_TRUSTED_PROXIES", "value": "127.0.0.1/32" if meshed else _gateway_only_fallback(ctx)},
@@ -184,7 +189,7 @@ def settings_document(ctx: AppContext) -> dict:
 
 
 def objects(ctx: AppContext) -> None:
-    if NAMESPACE in ctx.platform.env.meshed:
+    if NAMESPACE in ctx.registry.env.meshed:
         authorize_identities(
             RELEASE, NAMESPACE, "web", SERVER_PODS, WEB_PORT,
             [{"kind": "ServiceAccount", "name": GATEWAY_SERVICE_ACCOUNT, "namespace": GATEWAY_NAMESPACE},
@@ -197,9 +202,6 @@ def objects(ctx: AppContext) -> None:
             "selector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}},
             "endpoints": [{"port": "metrics", "path": "/api/metrics/prometheus", "interval": "2m"}],
         })
-    if ctx.enabled("velero"):
-        declare_backup(ctx, Backup(app=APP.name, namespace=NAMESPACE, selector=PODS,
-                                   restore="velero restore create --from-schedule backup-graylog"))
     configuration_job(ctx)
 
 
@@ -251,8 +253,9 @@ APP = App(
             KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,))),
     routes=(UiRoute("security", SERVICE, WEB_PORT, oidc_client="graylog", plugins=(REMOTE_USER_PLUGIN,)),),
     depends_on=("cert-manager",),
-    optional=("linkerd", "velero", MONITORING_APP),
     settings=Settings,
+    stateful=True,
+    backups=(Backup(selector=PODS, restore="velero restore create --from-schedule backup-graylog"),),
     before=secrets,
     objects=objects,
     description="SIEM: Graylog 7 Open + Data Node, Kafka security topics, trusted-header login from the gateway",

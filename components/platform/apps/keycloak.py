@@ -35,8 +35,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ...config import oidc_issuer
-from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
+from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
 from ..identity import GROUPS, IDENTITY, LdapFederation, OidcClient, RealmClient, realm_client, realm_document
@@ -73,7 +72,7 @@ class Settings(AppSettings):
 
 def _env(ctx: AppContext) -> list[dict]:
     secret = lambda name, key: {"valueFrom": {"secretKeyRef": {"name": name, "key": key}}}  # noqa: E731
-    meshed = NAMESPACE in ctx.platform.env.meshed
+    meshed = NAMESPACE in ctx.registry.env.meshed
     trusted = "127.0.0.1/32" if meshed else ctx.cfg.cluster.pod_cidr
     env = [
         {"name": "KC_HOSTNAME", "value": f"https://{ctx.hostname('iam')}"},
@@ -91,7 +90,7 @@ def _env(ctx: AppContext) -> list[dict]:
         {"name": "KC_LOG_CONSOLE_OUTPUT", "value": "json"},
         {"name": "JAVA_OPTS_APPEND", "value": "-XX:MaxRAMPercentage=70"},
     ]
-    if ctx.platform.app_for("directory") is not None:  # trust the internal CA of the directory's LDAPS
+    if ctx.registry.app_for("directory") is not None:  # trust the internal CA of the directory's LDAPS
         env.append({"name": "KC_TRUSTSTORE_PATHS", "value": TRUSTSTORE})
     return env
 
@@ -99,7 +98,7 @@ def _env(ctx: AppContext) -> list[dict]:
 def _volumes(ctx: AppContext) -> tuple[list[dict], list[dict]]:
     volumes = [{"name": "db-ca", "secret": {"secretName": DB_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
     mounts = [{"name": "db-ca", "mountPath": "/opt/keycloak/db-ca", "readOnly": True}]
-    ldap = ctx.platform.app_for("directory")
+    ldap = ctx.registry.app_for("directory")
     if ldap is not None:  # the directory's LDAPS certificate is issued by the internal CA
         from .openldap import TLS_SECRET
 
@@ -143,7 +142,7 @@ def values(ctx: AppContext) -> dict:
 
 def _ldap(ctx: AppContext) -> Optional[tuple[LdapFederation, pulumi.Output[str]]]:
     """The directory's federation settings and bind password, when a directory app is deployed."""
-    if ctx.platform.app_for("directory") is None:
+    if ctx.registry.app_for("directory") is None:
         return None
     from .openldap import federation
 
@@ -154,17 +153,14 @@ def serve_oidc_claims(ctx: AppContext) -> None:
     """Before the releases: a generated secret per `OidcClient` claim, handed to its app as a Secret."""
     issuer = oidc_issuer(ctx.cfg)
     clients: list[tuple[RealmClient, pulumi.Output[str]]] = []
-    for app in ctx.platform.enabled.values():
-        for claim in app.claims:
-            if not isinstance(claim, OidcClient):
-                continue
-            ns = claim.namespace or app.namespace
-            host = ctx.hostname(claim.host)
-            value = ctx.password("oidc", claim.client_id, length=40)
-            ctx.secret_object(claim.secret_name, {"client-id": claim.client_id, "client-secret": value,
+    for app, claim in ctx.claims(OidcClient):
+        ns = claim.namespace or app.namespace
+        value = ctx.password("oidc", claim.client_id, length=40)
+        secret = ctx.secret_object(claim.secret, {"client-id": claim.client_id, "client-secret": value,
                                                   "issuer": issuer}, namespace=ns)
-            uris = [f"https://{host}{p}" for p in claim.redirect_paths]
-            clients.append((realm_client(claim.client_id, uris, claim.scopes), value))
+        ctx.serve(app, claim, secret)
+        uris = [f"https://{ctx.hostname(claim.host)}{p}" for p in claim.redirect_paths]
+        clients.append((realm_client(claim.client_id, uris, claim.scopes), value))
     ctx.state["claim_clients"] = clients
 
 
@@ -196,10 +192,7 @@ def rbac(ctx: AppContext) -> None:
 
 def objects(ctx: AppContext) -> None:
     rbac(ctx)
-    # Keycloak keeps no volume: the realm is code (re-imported by the Job), the rest is in its database.
-    declare_backup(ctx, Backup(app=APP.name, namespace=NAMESPACE, method="export", bucket="backups",
-                               restore="restore the CNPG database keycloak (Barman), then re-run the realm import Job"))
-    if NAMESPACE in ctx.platform.env.meshed:
+    if NAMESPACE in ctx.registry.env.meshed:
         ctx.state["authorization"] = authorize_identities(
             RELEASE, NAMESPACE, "http", PODS, HTTP_PORT,
             [{"kind": "ServiceAccount", "name": GATEWAY_SERVICE_ACCOUNT, "namespace": GATEWAY_NAMESPACE},
@@ -211,7 +204,7 @@ def objects(ctx: AppContext) -> None:
 def realm(ctx: AppContext) -> None:
     """After every route: the realm document, its secrets, and the import Job (re-run when the document changes)."""
     route_clients = [(realm_client(c.client_id, [c.redirect_uri]), c.secret)
-                     for c in ctx.platform.oidc_clients.values()]
+                     for c in ctx.registry.oidc_clients.values()]
     clients = [*route_clients, *ctx.state.get("claim_clients", [])]
     ids = [c.client_id for c, _ in clients]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -267,10 +260,14 @@ APP = App(
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),
     depends_on=("cert-manager",),
-    optional=("linkerd", MONITORING_APP, "openldap"),
+    optional=("apisix", "openldap"),  # the realm reads the routes the gateway published
+    stateful=True,
+    # Keycloak keeps no volume: the realm is code (re-imported by the Job), the rest is in its database.
+    backups=(Backup(method="export", restore="restore the CNPG database keycloak (Barman), then re-run the "
+                                             "realm import Job"),),
     settings=Settings,
     before=serve_oidc_claims,
     objects=objects,
-    after_routes=realm,
+    after_apps=realm,
     description="identity provider: realm as code, OIDC clients for every UI and kubectl",
 )

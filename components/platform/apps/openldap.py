@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import pulumi
 
-from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, GeneratedSecret, before_releases
+from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, GeneratedSecret, before_releases
 from ..identity import LdapFederation
 from ..placement import Resources
 
@@ -102,7 +101,7 @@ def prerequisites(ctx: AppContext) -> None:
 
 def federation(identity_ctx: AppContext) -> tuple[LdapFederation, pulumi.Output[str]]:
     """What the realm needs to federate the directory (read-only), and the bind password."""
-    d = identity_ctx.platform.apps[APP.name].ctx
+    d = identity_ctx.registry.contexts[APP.name]
     base = base_dn(d)
     users = f"ou=users,{base}"
     fed = LdapFederation(
@@ -175,9 +174,6 @@ def values(ctx: AppContext) -> dict:
 
 
 def objects(ctx: AppContext) -> None:
-    if ctx.enabled("velero"):
-        declare_backup(ctx, Backup(app=APP.name, namespace=NAMESPACE, selector=PODS,
-                                   restore="velero restore create --from-schedule backup-openldap"))
     if ctx.settings.metrics and ctx.service_monitors:
         ctx.custom_resource(RELEASE, "monitoring.coreos.com/v1", "PodMonitor", {
             "selector": {"matchLabels": PODS},
@@ -192,8 +188,9 @@ APP = App(
     releases=(ChartRelease(CHART, values, name=RELEASE),),
     secrets=(GeneratedSecret(ADMIN_SECRET, ("LDAP_ADMIN_PASSWORD", "LDAP_CONFIG_ADMIN_PASSWORD")),),
     depends_on=("cert-manager",),
-    optional=("linkerd", "velero", MONITORING_APP),
     settings=Settings,
+    stateful=True,
+    backups=(Backup(selector=PODS, restore="velero restore create --from-schedule backup-openldap"),),
     before=prerequisites,
     objects=objects,
     description="directory (OpenLDAP): LDAPS, replication in prod, federated read-only into the realm",

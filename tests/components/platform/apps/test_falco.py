@@ -9,7 +9,7 @@ from components.config import ConfigError
 from components.platform.apps import falco
 from components.platform.namespace import NAMESPACES
 from components.platform.placement import CONTROL_PLANE_TAINT
-from components.platform.platform import _settings
+from components.platform.registry import _settings
 from tests.components.platform.helpers import releases, served_run
 
 

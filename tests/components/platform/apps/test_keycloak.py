@@ -215,7 +215,7 @@ def test_no_kubectl_client_or_bindings_without_oidc():
 
 def test_log_level_debug_is_refused():
     from components.config import ConfigError
-    from components.platform.platform import _settings
+    from components.platform.registry import _settings
 
     with pytest.raises(ConfigError, match=r"coprs:platform\.apps\.keycloak\.settings\.logLevel = 'DEBUG'"):
         _settings(keycloak.APP, {"logLevel": "DEBUG"})
@@ -228,6 +228,6 @@ def test_an_app_with_its_own_oauth_gets_a_client_and_a_secret():
     [grafana] = [c for c in realm["clients"] if c["clientId"] == "grafana"]
     assert grafana["redirectUris"] == [f"https://monitoring.{r.config.domain}/login/generic_oauth"]
     assert "dataflow.view" in grafana["defaultClientScopes"]
-    handed = _secrets(r)[("infra", "oidc-grafana")]
+    handed = _secrets(r)[("monitoring", "oidc-grafana")]
     assert handed["client-id"] == "grafana" and handed["issuer"] == f"https://iam.{r.config.domain}/realms/rs"
     assert handed["client-secret"] == _secrets(r)[("iam", keycloak.REALM_SECRETS)][grafana["secret"][6:-1]]
