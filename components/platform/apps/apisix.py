@@ -56,9 +56,10 @@ def values(ctx: AppContext) -> dict:
     admin_ref = {"secretKeyRef": {"name": ADMIN_SECRET, "key": "admin"}}
     return {
         "replicaCount": ctx.replicas(3, 1),
-        "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},  # its own account (the mesh identity Keycloak and Graylog admit)
         "podDisruptionBudget": {"enabled": ctx.prod, "minAvailable": None, "maxUnavailable": 1},
         "affinity": ctx.affinity(),
+        # its own account, not the namespace's default one; its name is the gateway's mesh identity
+        "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},
         "resources": ctx.resources("apisix", Resources("100m", "256Mi", memory_limit="512Mi")).render(),
         "service": {
             "type": "NodePort",
