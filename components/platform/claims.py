@@ -38,3 +38,60 @@ class Bucket(Claim):
     role: ClassVar[str] = "object-storage"
     suffix: str
     format: str
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pending: the data claims of issue 12 and the identity claim of issue 14, in the shapes INTERFACES.md and
+# /work/notes/deviations.md give, so consumers (SCDF) can declare them before those issues land. When they
+# land, their definitions (issue 12 here, issue 14's `identity.OidcClient`) replace these.
+
+
+def _default_secret(claim: Claim, value: str) -> None:
+    if not claim.secret:
+        object.__setattr__(claim, "secret", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Defaulted(Claim):
+    secret: str = ""  # default from the claim's own fields
+
+
+@dataclass(frozen=True)
+class Database(_Defaulted):
+    """A PostgreSQL database and its owner role, both `name` (Secret keys host, port, dbname, user, password,
+    uri, jdbc-uri, ca.crt; TLS required)."""
+
+    role: ClassVar[str] = "database"
+    name: str
+
+    def __post_init__(self) -> None:
+        _default_secret(self, f"{self.name}-postgresql")
+
+
+@dataclass(frozen=True)
+class KafkaAccess(_Defaulted):
+    """A KafkaUser (SCRAM-SHA-512) with ACLs (Secret keys bootstrap.servers, security.protocol, sasl.mechanism,
+    username, password, sasl.jaas.config, ca.crt)."""
+
+    role: ClassVar[str] = "kafka"
+    user: str
+    read: tuple[str, ...] = ()  # topic names, or prefixes ending with `*`
+    write: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _default_secret(self, f"kafka-{self.user}")
+
+
+@dataclass(frozen=True)
+class OidcClient(_Defaulted):
+    """A confidential Keycloak client for an app doing its own OAuth (Secret keys client-id, client-secret, issuer)."""
+
+    role: ClassVar[str] = "identity"
+    client_id: str
+    host: str  # UI sub-domain: redirect URIs are https://<host>.<domain><path>
+    redirect_paths: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # extra client scopes the realm declares
+
+    def __post_init__(self) -> None:
+        _default_secret(self, f"oidc-{self.client_id}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..app import App
-from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
+from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, scdf, velero
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -15,4 +15,5 @@ APPS: tuple[App, ...] = (
     metrics_server.APP,
     keda.APP,
     velero.APP,
+    scdf.APP,
 )
