@@ -313,3 +313,12 @@ def test_stream_scaling_settings_are_checked():
         "x": {**STREAMS["rs-s1-preparation"], "minReplicas": 9, "maxReplicas": 2}}}
     with pytest.raises(ConfigError, match=r"platform\.apps\.scdf\.settings\.streamApps"):
         platform_run("dev", bad, apps=APPS + (STANDIN,))
+
+
+def test_the_policy_pack_has_no_mandatory_finding_on_scdf():
+    from offline.audit import audit
+
+    report = audit(run(), load_config(config_path("prod")))
+    ours = [f for f in report.findings if f.enforcement == "mandatory" and f.name and f.name.startswith("scdf-")]
+    assert ours == []
+    assert report.checked.get("K-16", 0) > 0
