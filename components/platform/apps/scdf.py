@@ -2,7 +2,9 @@
 
 No maintained chart exists (the last open-source release is 2.11.5): the server and Skipper are typed
 Kubernetes objects, so the policy pack sees every pod spec. Property names are those of the 2.11.5 sources
-(spring-cloud/spring-cloud-dataflow at v2.11.5, Skipper included; /work/notes/scdf-properties.md).
+(spring-cloud/spring-cloud-dataflow tag v2.11.5, which holds Skipper 2.11 too): SkipperClientProperties,
+FeaturesProperties, CommonApplicationProperties, both KubernetesPlatformProperties, ContainerRegistryProperties /
+ContainerRegistryConfiguration, META-INF/dataflow-server-defaults.yml and the docs' configuration*.adoc.
 
 - images `springcloud/spring-cloud-dataflow-server:2.11.5` and `springcloud/spring-cloud-skipper-server:2.11.5`
   (src/kubernetes/{server,skipper}/*-deployment.yaml at the tag); configuration as `application.yaml` in a
