@@ -41,9 +41,8 @@ class Bucket(Claim):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Pending: the data claims of issue 12 and the identity claim of issue 14, in the shapes INTERFACES.md and
-# /work/notes/deviations.md give, so consumers (SCDF) can declare them before those issues land. When they
-# land, their definitions (issue 12 here, issue 14's `identity.OidcClient`) replace these.
+# Pending: the data claims of issue 12, in the shapes INTERFACES.md gives, so consumers (SCDF) can declare
+# them before that issue lands. When it lands, its definitions replace these.
 
 
 def _default_secret(claim: Claim, value: str) -> None:
@@ -82,16 +81,3 @@ class KafkaAccess(_Defaulted):
     def __post_init__(self) -> None:
         _default_secret(self, f"kafka-{self.user}")
 
-
-@dataclass(frozen=True)
-class OidcClient(_Defaulted):
-    """A confidential Keycloak client for an app doing its own OAuth (Secret keys client-id, client-secret, issuer)."""
-
-    role: ClassVar[str] = "identity"
-    client_id: str
-    host: str  # UI sub-domain: redirect URIs are https://<host>.<domain><path>
-    redirect_paths: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()  # extra client scopes the realm declares
-
-    def __post_init__(self) -> None:
-        _default_secret(self, f"oidc-{self.client_id}")

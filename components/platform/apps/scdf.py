@@ -41,8 +41,9 @@ from pydantic.alias_generators import to_camel
 from ...config import NAMESPACE as CONFIG_NS, ConfigError, oidc_issuer
 from ...config_types import DnsName, LabelKey, pattern
 from ..app import App, AppContext, AppSettings, UiRoute, logical
-from ..claims import Database, KafkaAccess, OidcClient
+from ..claims import Database, KafkaAccess
 from ..flows import WORLD, Flow, Port, pods
+from ..identity import SCDF_SCOPES, OidcClient
 from ..placement import Resources, node_affinity, toleration
 
 NAMESPACE = "processing"
@@ -62,14 +63,13 @@ REGISTRY_SECRET = "scdf-registry"
 REGISTRY_PASSWORD_KEY = "scdfRegistryPassword"  # coprs:scdfRegistryPassword (secret config)
 RUN_AS = 1001  # 2023: runAsUser 1001
 OAUTH_PROVIDER = "keycloak"  # registration id of the Spring Security OAuth2 client
-SCOPES = ("dataflow.view", "dataflow.create", "dataflow.manage", "dataflow.deploy", "dataflow.destroy",
-          "dataflow.modify", "dataflow.schedule")
+SCOPES = SCDF_SCOPES  # dataflow.{view,create,manage,deploy,destroy,modify,schedule}: one ROLE_* each
 DEPLOYED_APP_RESOURCES = Resources("500m", "1024Mi", "500m", "1024Mi")  # 2023 deployer limits
 
 DATABASES = (Database("dataflow"), Database("skipper"))
 # Stream topics are named after streams and apps (`<stream>.<app>`), groups after streams: SCDF's user needs them all.
 KAFKA = KafkaAccess("scdf", read=("*",), write=("*",), groups=("*",))
-OIDC = OidcClient("scdf", "processing", redirect_paths=(f"/login/oauth2/code/{OAUTH_PROVIDER}",), scopes=SCOPES)
+OIDC = OidcClient(client_id="scdf", host="processing", redirect_paths=(f"/login/oauth2/code/{OAUTH_PROVIDER}",), scopes=SCOPES)
 
 RegistryUser = pattern("a registry user name: letters, digits and . _ @ -", r"[A-Za-z0-9][A-Za-z0-9._@-]*", 255)
 DnsLabel = pattern("a Kubernetes object name: lower-case letters, digits and '-'", r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", 63)

@@ -1,8 +1,8 @@
 """Spring Cloud Data Flow + Skipper: typed objects, configuration keys of the 2.11.5 sources, pods that pass
 `restricted`, KEDA objects valid against KEDA 2.20.2's CRDs, and SCDF off without its data services.
 
-PostgreSQL, Kafka and Keycloak are other issues' apps: a stand-in app plays their roles here and serves the
-claims the way INTERFACES.md says (a Secret with the agreed keys in SCDF's namespace)."""
+PostgreSQL and Kafka are issue 12's apps: a stand-in app plays their roles here and serves the claims the way
+INTERFACES.md says (a Secret with the agreed keys in SCDF's namespace); Keycloak (issue 14) serves `OidcClient`."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import yaml
 from components.platform.app import App, AppContext
 from components.platform.apps import APPS
 from components.platform.apps import scdf
-from components.platform.claims import Database, KafkaAccess, OidcClient
+from components.platform.claims import Database, KafkaAccess
 from offline.audit import config_path, load_config, rule_config
 from policies.coprs_policies.base import Res
 from policies.coprs_policies.registry import BY_ID
@@ -28,8 +28,7 @@ from tests.components.platform.helpers import is_custom_resource, manifest, plat
 NS = "processing"
 KEYS = {Database: ("host", "port", "dbname", "user", "password", "uri", "jdbc-uri", "ca.crt"),
         KafkaAccess: ("bootstrap.servers", "security.protocol", "sasl.mechanism", "username", "password",
-                      "sasl.jaas.config", "ca.crt"),
-        OidcClient: ("client-id", "client-secret", "issuer")}
+                      "sasl.jaas.config", "ca.crt")}
 
 
 def serve_data(ctx: AppContext) -> None:
@@ -39,7 +38,7 @@ def serve_data(ctx: AppContext) -> None:
             ctx.serve(consumer, claim, ctx.secret(claim.secret, keys, namespace=ns))
 
 
-STANDIN = App(name="standin-data", namespace="database", roles=("database", "kafka", "identity"), objects=serve_data)
+STANDIN = App(name="standin-data", namespace="database", roles=("database", "kafka"), objects=serve_data)
 STREAMS = {"rs-s1-preparation": {"deployment": "rs-s1-preparation-v1", "topic": "rs-s1.preparation",
                                  "consumerGroup": "rs-s1", "minReplicas": 1, "maxReplicas": 6, "lagThreshold": 50}}
 OVERRIDES = {
@@ -298,7 +297,7 @@ def test_dashboard_route_without_gateway_oidc_and_flows():
 
 @pytest.mark.parametrize("role_app", ["postgresql", "kafka"])
 def test_without_postgresql_or_kafka_scdf_is_off_with_the_reason(role_app):
-    roles = {"postgresql": ("kafka", "identity"), "kafka": ("database", "identity")}[role_app]
+    roles = {"postgresql": ("kafka",), "kafka": ("database",)}[role_app]
     partial = App(name=f"standin-without-{role_app}", namespace="database", roles=roles, objects=serve_data)
     r = platform_run("prod", None, apps=APPS + (partial,))
     reason = r.outputs["platform"]["disabledApps"]["scdf"]
