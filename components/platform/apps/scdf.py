@@ -412,11 +412,19 @@ def scaled_objects(ctx: AppContext, bootstrap: str) -> None:
     s: Settings = ctx.settings
     if not s.stream_apps:
         return
+    # The Kafka scaler reads the SASL mode and TLS switch as auth parameters (pkg/scalers/kafka_scaler.go
+    # parseKafkaAuthParams): no credential, but a Secret is what a TriggerAuthentication reads.
+    modes = k8s.core.v1.Secret(
+        logical("scdf", "secret", ctx.namespace, KEDA_MODES), metadata={"name": KEDA_MODES, "namespace": ctx.namespace,
+                                                                        "labels": _labels(KEDA_MODES)},
+        type="Opaque", string_data={"sasl": "scram_sha512", "tls": "enable"}, opts=ctx.opts())
     auth = ctx.custom_resource("scdf-kafka", "keda.sh/v1alpha1", "TriggerAuthentication", {"secretTargetRef": [
+        {"parameter": "sasl", "name": KEDA_MODES, "key": "sasl"},
+        {"parameter": "tls", "name": KEDA_MODES, "key": "tls"},
         {"parameter": "username", "name": KAFKA.secret, "key": "username"},
         {"parameter": "password", "name": KAFKA.secret, "key": "password"},
         {"parameter": "ca", "name": KAFKA.secret, "key": "ca.crt"},
-    ]})
+    ]}, depends_on=(modes,))
     for app, sc in sorted(s.stream_apps.items()):
         ctx.custom_resource(app, "keda.sh/v1alpha1", "ScaledObject", {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": sc.deployment},
@@ -425,12 +433,13 @@ def scaled_objects(ctx: AppContext, bootstrap: str) -> None:
             "triggers": [{
                 "type": "kafka",
                 "metadata": {"bootstrapServers": bootstrap, "consumerGroup": sc.consumer_group, "topic": sc.topic,
-                             "lagThreshold": str(sc.lag_threshold), "sasl": "scram_sha512", "tls": "enable"},
+                             "lagThreshold": str(sc.lag_threshold)},
                 "authenticationRef": {"name": "scdf-kafka"},
             }],
         }, depends_on=(auth,))
 
 
+KEDA_MODES = "scdf-keda-kafka"
 KAFKA_BOOTSTRAP = "kafka-kafka-bootstrap.infra.svc:9093"  # INTERFACES.md: Strimzi cluster `kafka` in `infra`
 
 

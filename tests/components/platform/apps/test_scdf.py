@@ -276,7 +276,8 @@ def test_scaled_objects_are_valid_against_keda_2_20_2():
     assert so["scaleTargetRef"]["name"] == "rs-s1-preparation-v1" and (so["minReplicaCount"], so["maxReplicaCount"]) == (1, 6)
     assert so["triggers"][0]["metadata"]["lagThreshold"] == "50"
     refs = kinds["TriggerAuthentication"]["spec"]["secretTargetRef"]
-    assert {r["name"] for r in refs} == {"kafka-scdf"}
+    assert {r["parameter"]: r["name"] for r in refs} == {"sasl": "scdf-keda-kafka", "tls": "scdf-keda-kafka",
+                                                         "username": "kafka-scdf", "password": "kafka-scdf", "ca": "kafka-scdf"}
 
 
 def test_dashboard_route_without_gateway_oidc_and_flows():
