@@ -55,8 +55,12 @@ from .placement import Resources, node_affinity
 if TYPE_CHECKING:
     from .platform import Platform
 
-# The app whose release provides the Prometheus Operator CRDs (ServiceMonitor, PodMonitor).
+# The monitoring app: when it is enabled, apps listing it in `optional` turn their ServiceMonitors on.
 MONITORING_APP = "kube-prometheus-stack"
+# The app whose release provides the Prometheus Operator CRDs (ServiceMonitor, PodMonitor). Apps with
+# monitors are ordered after it, not after the monitoring app itself, so the monitoring app can start
+# after the mesh (its pods injected at birth) while the mesh already ships its PodMonitors.
+MONITORING_CRDS_APP = "prometheus-operator-crds"
 MONITORING_CRDS = "monitoring.coreos.com"
 RELEASE_TIMEOUT = 900
 MAX_HISTORY = 5
@@ -123,6 +127,17 @@ class UiRoute:
     path: str = "/*"
     websocket: bool = False
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
+    strip_prefix: bool = False  # drop the path prefix before the backend (apps that only know an external prefix)
+
+    @property
+    def prefix(self) -> str:
+        """`/thanos/*` → `/thanos`; `/*` → ``."""
+        return self.path.rstrip("*").rstrip("/")
+
+    @property
+    def name(self) -> str:
+        """ApisixRoute name: unique per host and path prefix (several UIs share https://monitoring.<domain>)."""
+        return logical(self.host, self.prefix.strip("/")) if self.prefix else self.host
 
 
 class AppSettings(BaseModel):
@@ -153,6 +168,14 @@ class App:
 
 def logical(*parts: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
+
+
+def ordered_after(app: App) -> tuple[str, ...]:
+    """The apps this one starts after: hard and optional dependencies, the monitoring app read as its CRDs."""
+    after = (*app.depends_on, *app.optional)
+    if app.name == MONITORING_APP:
+        return after
+    return tuple(MONITORING_CRDS_APP if d == MONITORING_APP else d for d in after)
 
 
 @dataclass
@@ -194,6 +217,10 @@ class AppContext:
     def service_monitors(self) -> bool:
         """ServiceMonitor/PodMonitor switches: on once the monitoring stack (and its CRDs) is deployed."""
         return MONITORING_APP in self.app.optional and self.enabled(MONITORING_APP)
+
+    def storage_gb(self, default: int) -> int:
+        """Volume size of the app: `platform.apps.<app>.storageGb` or the app's default."""
+        return self.app_cfg.storage_gb or default
 
     def replicas(self, prod: int, dev: int = 1) -> int:
         if self.app_cfg.replicas is not None:

@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from pydantic import ValidationError
 
 from ..config import NAMESPACE, ConfigError, NamespaceConfig, StackConfig
-from .app import App, AppDeployment
+from .app import App, AppDeployment, ordered_after
 from .apps import APPS
 from .apps.apisix import APP as APISIX, CRDS as APISIX_CRDS, GATEWAY_PODS
 from .apps.linkerd import APP as LINKERD, CONTROL_PLANE_PODS
@@ -57,7 +57,8 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
         changed = False
         for a in registry:
             if a.name not in off:
-                missing = [d for d in a.depends_on if d in off]
+                # An app this program does not (yet) have counts as off: its consumers wait for it.
+                missing = [d for d in a.depends_on if d in off or d not in known]
                 if missing:
                     off[a.name] = f"needs {', '.join(missing)}"
                     changed = True
@@ -77,7 +78,7 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
 
 def _ordering(on: dict[str, App]) -> dict[str, set[str]]:
     """Hard and optional dependencies, plus: meshed apps start after Linkerd so they are injected at birth."""
-    after = {n: {d for d in (*a.depends_on, *a.optional) if d in on} for n, a in on.items()}
+    after = {n: {d for d in ordered_after(a) if d in on} for n, a in on.items()}
     if LINKERD.name in on:
         upstream, todo = set(), [LINKERD.name]
         while todo:
@@ -148,7 +149,7 @@ class Platform(pulumi.ComponentResource):
         self._crds: dict[str, pulumi.Resource] = {}
         self.apps: dict[str, AppDeployment] = {}
         for a in order:
-            deps = [self.apps[d] for d in (*a.depends_on, *a.optional) if d in self.apps]
+            deps = [self.apps[d] for d in ordered_after(a) if d in self.apps]
             if mesh and a.name != LINKERD.name and LINKERD.name in self.apps and a.namespace in self.env.meshed:
                 deps.append(self.apps[LINKERD.name])
             self.apps[a.name] = AppDeployment(self, a, self.settings[a.name], deps, opts=child)
@@ -204,7 +205,8 @@ class Platform(pulumi.ComponentResource):
         """Stack output: every UI published through APISIX."""
         if APISIX.name not in self.enabled:
             return {}
-        return {r.host: f"https://{r.host}.{self.cfg.domain}" for a in self.enabled.values() for r in a.routes}
+        return {r.name: f"https://{r.host}.{self.cfg.domain}{r.prefix}/" if r.prefix else f"https://{r.host}.{self.cfg.domain}"
+                for a in self.enabled.values() for r in a.routes}
 
     @property
     def credentials(self) -> pulumi.Output[dict[str, dict[str, str]]]:

@@ -28,8 +28,10 @@ def oidc_issuer(cfg: StackConfig) -> str:
     return (oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}").rstrip("/")
 
 
-def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -> dict:
-    """The openid-connect plugin of a route: browser login against Keycloak, secrets from `secret_name`."""
+def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str, prefix: str = "") -> dict:
+    """The openid-connect plugin of a route: browser login against Keycloak, secrets from `secret_name`.
+
+    `prefix`: the route's path prefix when several UIs share a host; the callback stays under it."""
     return {
         "name": "openid-connect",
         "enable": True,
@@ -40,8 +42,8 @@ def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -
             "realm": cfg.cluster.oidc.realm,
             "scope": "openid profile email",
             "bearer_only": False,
-            "redirect_uri": f"https://{host}/redirect_uri",
-            "logout_path": "/logout",
+            "redirect_uri": f"https://{host}{prefix}/redirect_uri",
+            "logout_path": f"{prefix}/logout",
             "introspection_endpoint_auth_method": "client_secret_post",
             "set_userinfo_header": False,
             "ssl_verify": True,
@@ -65,6 +67,10 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
     ns = route.namespace or app.namespace
     host = f"{route.host}.{cfg.domain}"
     plugins = [{"name": "redirect", "enable": True, "config": {"http_to_https": True}}]
+    if route.strip_prefix and route.prefix:
+        plugins.append({"name": "proxy-rewrite", "enable": True,
+                        "config": {"regex_uri": [f"^{route.prefix}/?(.*)", "/$1"],
+                                   "headers": {"set": {"X-Forwarded-Prefix": route.prefix}}}})
     client: Optional[OidcClient] = None
     deps = list(provider_opts.depends_on or [])
     if route.oidc_client:
@@ -82,13 +88,13 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
             opts=opts,
         )
         deps.append(secret)
-        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name))
-        client = OidcClient(route.oidc_client, f"https://{host}/redirect_uri", ns, values["client_secret"])
+        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name, route.prefix))
+        client = OidcClient(route.oidc_client, f"https://{host}{route.prefix}/redirect_uri", ns, values["client_secret"])
     spec = {
         "ingressClassName": INGRESS_CLASS,
         "http": [
             {
-                "name": route.host,
+                "name": route.name,
                 "match": {"hosts": [host], "paths": [route.path]},
                 "backends": [{"serviceName": route.service, "servicePort": route.port}],
                 "websocket": route.websocket,
@@ -97,10 +103,10 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
         ],
     }
     resource = k8s.apiextensions.CustomResource(
-        logical(app.name, "route", route.host),
+        logical(app.name, "route", route.name),
         api_version=APISIX_API,
         kind="ApisixRoute",
-        metadata={"name": route.host, "namespace": ns},
+        metadata={"name": route.name, "namespace": ns},
         spec=spec,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps)),
     )

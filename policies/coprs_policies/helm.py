@@ -403,6 +403,7 @@ CATALOGUE = {
     "plugin-barman-cloud": ["https://cloudnative-pg.github.io/charts"],
     "mongodb-kubernetes": ["https://mongodb.github.io/helm-charts"],
     "kube-prometheus-stack": ["https://prometheus-community.github.io/helm-charts"],
+    "prometheus-operator-crds": ["https://prometheus-community.github.io/helm-charts"],
     "prometheus-blackbox-exporter": ["https://prometheus-community.github.io/helm-charts"],
     "thanos": ["https://stevehipwell.github.io/helm-charts"],
     "grafana-operator": ["oci://ghcr.io/grafana/helm-charts", "https://grafana.github.io/helm-charts"],

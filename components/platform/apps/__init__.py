@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
+from . import kube_prometheus_stack
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -15,4 +16,6 @@ APPS: tuple[App, ...] = (
     metrics_server.APP,
     keda.APP,
     velero.APP,
+    kube_prometheus_stack.CRDS_APP,
+    kube_prometheus_stack.APP,
 )

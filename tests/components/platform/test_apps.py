@@ -41,7 +41,8 @@ def test_disabling_an_app_removes_it_and_what_depends_on_it():
 def test_disabling_a_leaf_removes_only_it():
     r = platform_run("dev", {"coprs:platform.apps.linkerd-viz.enabled": False})
     assert "linkerd-viz" not in releases(r) and "linkerd-control-plane" in releases(r)
-    assert {x.inputs["metadata"]["name"] for x in r.of_type(ROUTE)} == {"apisix", "ceph"}
+    routes = {x.inputs["metadata"]["name"] for x in r.of_type(ROUTE)}
+    assert {"apisix", "ceph"} <= routes and "linkerd" not in routes
 
 
 def test_optional_dependencies_only_order():
@@ -92,17 +93,23 @@ def test_a_dependency_cycle_is_reported(dev):
 
 def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
     routes = {r.inputs["metadata"]["name"]: r for r in any_stack.of_type(ROUTE)}
-    assert set(routes) == {"apisix", "ceph", "linkerd"}
+    declared = {u.name: u for a in enabled_apps(any_stack.config)[0] for u in a.routes}
+    assert {"apisix", "ceph", "linkerd"} <= set(routes) and set(routes) == set(declared)
     domain = any_stack.config.domain
     secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
                for s in any_stack.of_type("kubernetes:core/v1:Secret")}
     for name, r in routes.items():
+        ui = declared[name]
         rule = r.inputs["spec"]["http"][0]
-        assert rule["match"]["hosts"] == [f"{name}.{domain}"]
+        assert rule["match"] == {"hosts": [f"{ui.host}.{domain}"], "paths": [ui.path]}
         plugins = {p["name"]: p for p in rule["plugins"]}
         assert plugins["redirect"]["config"] == {"http_to_https": True}
+        if ui.oidc_client is None:  # the app does its own OAuth (Grafana)
+            assert "openid-connect" not in plugins
+            continue
         oidc = plugins["openid-connect"]
         assert oidc["config"]["discovery"] == f"https://iam.{domain}/realms/coprs/.well-known/openid-configuration"
+        assert oidc["config"]["redirect_uri"] == f"https://{ui.host}.{domain}{ui.prefix}/redirect_uri"
         assert "client_secret" not in oidc["config"]
         secret = secrets[(r.inputs["metadata"]["namespace"], oidc["secretRef"])]
         assert set(secret.inputs["stringData"]) == {"client_secret", "session.secret"}
@@ -201,7 +208,21 @@ def test_resources_can_be_overridden_per_component():
 
 
 def test_service_monitors_wait_for_the_monitoring_stack(any_stack):
-    # No monitoring app yet: every switch is off, so no release needs the ServiceMonitor CRDs.
+    # Monitoring on: every switch is on, and those releases wait for the operator's CRDs only, so the
+    # monitoring stack itself can start after the mesh (its pods injected at birth).
     rel = releases(any_stack)
+    assert rel["cert-manager"].inputs["values"]["prometheus"]["servicemonitor"]["enabled"] is True
+    assert rel["keda"].inputs["values"]["prometheus"]["operator"]["serviceMonitor"]["enabled"] is True
+    crds, stack = rel["prometheus-operator-crds"].urn, rel["kube-prometheus-stack"].urn
+    for name in ("cert-manager", "keda", "linkerd-control-plane", "rook-ceph"):
+        up = ancestors(any_stack, rel[name])
+        assert crds in up and stack not in up, name
+    assert rel["linkerd-control-plane"].urn in ancestors(any_stack, rel["kube-prometheus-stack"])
+
+
+def test_monitors_are_off_without_the_monitoring_stack():
+    r = platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.enabled": False})
+    rel = releases(r)
+    assert "kube-prometheus-stack" not in rel
     assert rel["cert-manager"].inputs["values"]["prometheus"]["servicemonitor"]["enabled"] is False
     assert rel["keda"].inputs["values"]["prometheus"]["operator"]["serviceMonitor"]["enabled"] is False

@@ -133,9 +133,10 @@ def test_independent_apps_do_not_wait_for_each_other(any_stack):
     def release_deps(name):
         return {by[u].name for u in ancestors(any_stack, rel[name]) if u in by and by[u].type == RELEASE}
 
-    assert release_deps("cert-manager") == set()
-    assert release_deps("metrics-server") == set()
-    assert release_deps("rook-ceph") == set()
+    # Only the monitoring CRDs come first (apps' ServiceMonitors need them).
+    assert release_deps("cert-manager") == {"prometheus-operator-crds"}
+    assert release_deps("metrics-server") == {"prometheus-operator-crds"}
+    assert release_deps("rook-ceph") == {"prometheus-operator-crds"}
     assert "rook-ceph" not in release_deps("keda") and "keda" not in release_deps("rook-ceph-cluster")
     assert {"linkerd-crds", "linkerd-cni", "cert-manager"} <= release_deps("linkerd-control-plane")
 
