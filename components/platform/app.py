@@ -171,11 +171,9 @@ def logical(*parts: str) -> str:
 
 
 def ordered_after(app: App) -> tuple[str, ...]:
-    """The apps this one starts after: hard and optional dependencies, the monitoring app read as its CRDs."""
-    after = (*app.depends_on, *app.optional)
-    if app.name == MONITORING_APP:
-        return after
-    return tuple(MONITORING_CRDS_APP if d == MONITORING_APP else d for d in after)
+    """The apps this one starts after: hard dependencies, and optional ones with the monitoring app read as its
+    CRDs (an app only needs them for its ServiceMonitors)."""
+    return (*app.depends_on, *(MONITORING_CRDS_APP if d == MONITORING_APP else d for d in app.optional))
 
 
 @dataclass
@@ -216,7 +214,7 @@ class AppContext:
     @property
     def service_monitors(self) -> bool:
         """ServiceMonitor/PodMonitor switches: on once the monitoring stack (and its CRDs) is deployed."""
-        return MONITORING_APP in self.app.optional and self.enabled(MONITORING_APP)
+        return MONITORING_APP in (*self.app.depends_on, *self.app.optional) and self.enabled(MONITORING_APP)
 
     def storage_gb(self, default: int) -> int:
         """Volume size of the app: `platform.apps.<app>.storageGb` or the app's default."""
