@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import kube_prometheus_stack, thanos
+from . import kube_prometheus_stack, loki, thanos
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -19,4 +19,5 @@ APPS: tuple[App, ...] = (
     kube_prometheus_stack.CRDS_APP,
     kube_prometheus_stack.APP,
     thanos.APP,
+    loki.APP,
 )
