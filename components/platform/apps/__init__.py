@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import kube_prometheus_stack, loki, thanos
+from . import fluent_bit, kube_prometheus_stack, loki, thanos
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -20,4 +20,5 @@ APPS: tuple[App, ...] = (
     kube_prometheus_stack.APP,
     thanos.APP,
     loki.APP,
+    fluent_bit.APP,
 )

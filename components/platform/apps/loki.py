@@ -3,7 +3,7 @@
 - Distributed mode: distributor, ingester (StatefulSet on ceph-block, WAL), querier, query-frontend,
   query-scheduler, index gateway, compactor; 3 replicas each in prod (replication factor 3), 1 in dev;
 - object storage: the platform's Loki bucket (created by the storage layer), keys from its Secret
-  `loki-s3-credentials` read as environment (`-config.expand-env=true`), TSDB index, schema v13;
+  `loki-s3-credentials` read as environment (the chart runs `-config.expand-env=true`), TSDB index, schema v13;
 - retention by the compactor: `settings.retentionDays` (the 2023 default: 60 days); the bucket never
   expires current objects on its own;
 - multi-tenant (`auth_enabled`): writers and readers send the tenant `X-Scope-OrgID: coprs`; the
