@@ -316,12 +316,14 @@ class AppDeployment(pulumi.ComponentResource):
                 deps.append(platform.crd_provider(group, app.name))
             if ctx.service_monitors:
                 deps.append(platform.crd_provider(MONITORING_CRDS, app.name))
+            # OCI registries are addressed by chart reference (Helm has no `--repo` for them).
+            oci = r.chart.repository.startswith("oci://")
             release = k8s.helm.v3.Release(
                 r.release_name,
                 name=r.release_name,
-                chart=r.chart.name,
+                chart=f"{r.chart.repository.rstrip('/')}/{r.chart.name}" if oci else r.chart.name,
                 version=r.chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=r.chart.repository),
+                repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=r.chart.repository),
                 namespace=ns,
                 create_namespace=False,
                 atomic=True,

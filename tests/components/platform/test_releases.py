@@ -52,7 +52,8 @@ def test_every_release_is_pinned_and_uses_the_shared_defaults(any_stack):
     for r in rel:
         i = r.inputs
         assert SEMVER.match(i["version"]), r.name
-        assert i["repositoryOpts"]["repo"].startswith(("https://", "oci://")), r.name
+        source = i["repositoryOpts"]["repo"] if i.get("repositoryOpts") else i["chart"]  # OCI: by chart reference
+        assert source.startswith(("https://", "oci://")), r.name
         assert i["name"] == r.name
         assert i.get("createNamespace") is False, r.name
         assert i["atomic"] is True and i["cleanupOnFail"] is True, r.name
