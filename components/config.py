@@ -368,6 +368,13 @@ class StackConfig(Model):
         return self.cluster.mode == "provision"
 
 
+def oidc_issuer(cfg: StackConfig) -> str:
+    """The OIDC issuer of the API server and the gateway alike: the platform's Keycloak realm,
+    https://iam.<domain>/realms/<realm>, unless the config names another issuer (no trailing `/`)."""
+    oidc = cfg.cluster.oidc
+    return (oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}").rstrip("/")
+
+
 SECTIONS = {
     "environment": "environment",
     "domain": "domain",

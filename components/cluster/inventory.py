@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
-from ..config import BASTION, CONTROL_PLANE, StackConfig
+from ..config import BASTION, CONTROL_PLANE, StackConfig, oidc_issuer
 
 API_PORT = 6443
 INVENTORY_FILE = "hosts.yaml"
@@ -34,12 +34,6 @@ class ApiAccess:
 
 
 ETCD_METRICS_PORT = 2381
-
-
-def oidc_issuer(cfg: StackConfig) -> str:
-    """The platform's Keycloak realm, unless the config names another issuer."""
-    oidc = cfg.cluster.oidc
-    return oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}"
 
 
 def _bastion(nodes: Sequence[Node]) -> Optional[Node]:

@@ -8,7 +8,7 @@ from components.config import ConfigError
 from components.platform.app import AppSettings
 from components.platform.apps import APPS
 from components.platform.platform import enabled_apps
-from components.platform.routes import oidc_issuer
+from components.config import oidc_issuer
 from tests.components.platform.helpers import ancestors, platform_run, releases
 
 ROUTE = "kubernetes:apisix.apache.org/v2:ApisixRoute"
@@ -76,7 +76,9 @@ def test_app_registry_is_consistent():
     names = [a.name for a in APPS]
     assert len(names) == len(set(names))
     for a in APPS:
-        assert set(a.depends_on) | set(a.optional) <= set(names) | {"kube-prometheus-stack"}, a.name
+        # Apps of INTERFACES.md that other issues are building; until they exist their consumers are off or wait.
+        upcoming = {"kafka", "postgresql", "elasticsearch-processing", "elasticsearch-security", "keycloak"}
+        assert set(a.depends_on) | set(a.optional) <= set(names) | upcoming, a.name
         assert issubclass(a.settings, AppSettings)
         for r in a.releases:
             assert r.chart.version and r.chart.repository.startswith(("https://", "oci://"))
