@@ -128,6 +128,7 @@ class UiRoute:
     websocket: bool = False
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
     strip_prefix: bool = False  # drop the path prefix before the backend (apps that only know an external prefix)
+    route_name: Optional[str] = None  # ApisixRoute name; default from host and path prefix
 
     @property
     def prefix(self) -> str:
@@ -137,6 +138,8 @@ class UiRoute:
     @property
     def name(self) -> str:
         """ApisixRoute name: unique per host and path prefix (several UIs share https://monitoring.<domain>)."""
+        if self.route_name:
+            return self.route_name
         return logical(self.host, self.prefix.strip("/")) if self.prefix else self.host
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import fluent_bit, kube_prometheus_stack, loki, thanos
+from . import fluent_bit, grafana, kube_prometheus_stack, loki, thanos
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -17,6 +17,7 @@ APPS: tuple[App, ...] = (
     keda.APP,
     velero.APP,
     kube_prometheus_stack.CRDS_APP,
+    grafana.APP,
     kube_prometheus_stack.APP,
     thanos.APP,
     loki.APP,

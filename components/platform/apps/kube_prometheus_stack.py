@@ -51,6 +51,8 @@ NODE_EXPORTER_PORT = 9100
 # kube-proxy, controller manager, scheduler (the API server is reached through its Service, 6443).
 HOST_METRICS_PORTS = (NODE_EXPORTER_PORT, 10250, 2381, 10249, 10257, 10259)
 DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
+GRAFANA_APP = "grafana"
+GRAFANA_INSTANCE_LABELS = {"dashboards": "grafana"}  # the Grafana CR's labels (apps/grafana.py)
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                         "capabilities": {"drop": ["ALL"]}}
 RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 2000, "fsGroup": 2000,
@@ -139,7 +141,10 @@ def values(ctx: AppContext) -> dict:
     return {
         "crds": {"enabled": False},  # the prometheus-operator-crds release owns them
         "defaultRules": {"create": True},
-        "grafana": {"enabled": False},
+        # No Grafana of its own; its dashboards go to the grafana-operator instance as GrafanaDashboards.
+        "grafana": {"enabled": False, "forceDeployDashboards": ctx.enabled(GRAFANA_APP),
+                    "operator": {"dashboardsConfigMapRefEnabled": ctx.enabled(GRAFANA_APP),
+                                 "matchLabels": GRAFANA_INSTANCE_LABELS, "folder": "Kubernetes"}},
         "windowsMonitoring": {"enabled": False},
         "prometheusOperator": {
             # Admission webhook certificates from cert-manager: no certgen hook Jobs.
@@ -235,7 +240,7 @@ APP = App(
         UiRoute("monitoring", ALERTMANAGER_SERVICE, 9093, oidc_client="alertmanager", path="/alertmanager/*"),
     ),
     depends_on=(MONITORING_CRDS_APP,),
-    optional=("cert-manager",),
+    optional=("cert-manager", GRAFANA_APP),
     settings=Settings,
     description="Prometheus ×2 + Thanos sidecar, Alertmanager, node-exporter, kube-state-metrics, default rules",
 )

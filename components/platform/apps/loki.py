@@ -114,7 +114,10 @@ def values(ctx: AppContext) -> dict:
         "monitoring": {
             "serviceMonitor": {"enabled": monitors},
             "rules": {"enabled": monitors},
-            "dashboards": {"enabled": False},  # Grafana dashboards come as GrafanaDashboard resources
+            # The chart's dashboards as GrafanaDashboards for the grafana-operator instance.
+            "dashboards": {"enabled": ctx.enabled("grafana"),
+                           "grafanaOperator": {"enabled": ctx.enabled("grafana"), "folder": "Loki",
+                                               "instanceSelector": {"matchLabels": {"dashboards": "grafana"}}}},
         },
     }
 
@@ -126,7 +129,7 @@ APP = App(
     flows=(
         Flow("loki-object-store", pods(NAMESPACE, LOKI_PODS), WORLD, (Port(443),), "Loki → the S3 endpoint"),
     ),
-    optional=(MONITORING_APP,),
+    optional=(MONITORING_APP, "grafana"),
     settings=Settings,
     description="log storage (distributed, S3)",
 )
