@@ -28,6 +28,9 @@ CRD_PROVIDERS = {
     "cert-manager.io": "cert-manager",
     "policy.linkerd.io": "linkerd-crds",
     "apisix.apache.org": "apisix-apisix-crds",
+    "velero.io": "velero",
+    "grafana.integreatly.org": "grafana-operator",
+    "monitoring.coreos.com": "prometheus-operator-crds",
 }
 # Releases that render custom resources of another release's CRDs.
 RELEASE_NEEDS = {
