@@ -129,6 +129,11 @@ class UiRoute:
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
     strip_prefix: bool = False  # drop the path prefix before the backend (apps that only know an external prefix)
     route_name: Optional[str] = None  # ApisixRoute name; default from host and path prefix
+    probe_path: Optional[str] = None  # what the endpoint probe fetches; default: the prefix's root
+
+    @property
+    def probe(self) -> str:
+        return self.probe_path or f"{self.prefix}/"
 
     @property
     def prefix(self) -> str:

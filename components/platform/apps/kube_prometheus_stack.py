@@ -236,8 +236,10 @@ APP = App(
     ),
     mesh_inbound=(MeshInbound("operator-webhook", OPERATOR_PODS, 10250),),
     routes=(
-        UiRoute("monitoring", PROMETHEUS_SERVICE, 9090, oidc_client="prometheus", path="/prometheus/*"),
-        UiRoute("monitoring", ALERTMANAGER_SERVICE, 9093, oidc_client="alertmanager", path="/alertmanager/*"),
+        UiRoute("monitoring", PROMETHEUS_SERVICE, 9090, oidc_client="prometheus", path="/prometheus/*",
+                probe_path="/prometheus/-/ready"),
+        UiRoute("monitoring", ALERTMANAGER_SERVICE, 9093, oidc_client="alertmanager", path="/alertmanager/*",
+                probe_path="/alertmanager/-/ready"),
     ),
     depends_on=(MONITORING_CRDS_APP,),
     optional=("cert-manager", GRAFANA_APP),

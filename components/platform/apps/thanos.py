@@ -161,8 +161,10 @@ APP = App(
              "Thanos sidecars upload blocks to the S3 endpoint"),
     ),
     routes=(
-        UiRoute("monitoring", QUERY_SERVICE, HTTP_PORT, oidc_client="thanos", path="/thanos/*", strip_prefix=True),
-        UiRoute("monitoring", RULE_SERVICE, HTTP_PORT, oidc_client="thanos-ruler", path="/ruler/*", strip_prefix=True),
+        UiRoute("monitoring", QUERY_SERVICE, HTTP_PORT, oidc_client="thanos", path="/thanos/*", strip_prefix=True,
+                probe_path="/thanos/-/ready"),
+        UiRoute("monitoring", RULE_SERVICE, HTTP_PORT, oidc_client="thanos-ruler", path="/ruler/*", strip_prefix=True,
+                probe_path="/ruler/-/ready"),
     ),
     depends_on=(MONITORING_APP,),
     settings=Settings,
