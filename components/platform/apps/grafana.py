@@ -221,6 +221,13 @@ def objects(ctx: AppContext) -> None:
         if d.inputs:
             spec["datasources"] = [{"inputName": i, "datasourceName": "Thanos"} for i in d.inputs]
         ctx.custom_resource(d.name, API, "GrafanaDashboard", spec, depends_on=(instance,))
+    if ctx.service_monitors:
+        # Grafana's own metrics (/metrics on its HTTP port, container port "grafana-http"); the operator has its
+        # chart's ServiceMonitor.
+        ctx.custom_resource(INSTANCE, "monitoring.coreos.com/v1", "PodMonitor", {
+            "selector": {"matchLabels": GRAFANA_PODS},
+            "podMetricsEndpoints": [{"port": "grafana-http", "path": "/metrics", "interval": "60s"}],
+        }, depends_on=(instance,))
     if ctx.enabled("velero"):
         declare_backup(ctx, Backup(app=INSTANCE, namespace=NAMESPACE, selector=GRAFANA_PODS, schedule="30 3 * * *",
                                    retention_days=30,

@@ -152,12 +152,14 @@ def values(ctx: AppContext) -> dict:
                                   "patch": {"enabled": not ctx.enabled("cert-manager")}},
             "affinity": infra,
             "resources": ctx.resources("operator", Resources("10m", "128Mi", memory_limit="256Mi")).render(),
+            "serviceMonitor": {"selfMonitor": True},
             "prometheusConfigReloader": {
                 "resources": ctx.resources("configReloader", Resources("10m", "64Mi", memory_limit="64Mi")).render()},
         },
         "prometheus": {
             "thanosService": {"enabled": True},
             "thanosServiceMonitor": {"enabled": True},
+            "serviceMonitor": {"selfMonitor": True},
             "prometheusSpec": {
                 "replicas": ctx.replicas(2, 1),
                 "scrapeInterval": s.scrape_interval,
@@ -185,6 +187,7 @@ def values(ctx: AppContext) -> dict:
             },
         },
         "alertmanager": {
+            "serviceMonitor": {"selfMonitor": True},
             "config": alertmanager_config(ctx),
             "alertmanagerSpec": {
                 "replicas": ctx.replicas(2, 1),
@@ -209,9 +212,16 @@ def values(ctx: AppContext) -> dict:
             "tolerations": [{"operator": "Exists"}],
             "resources": ctx.resources("nodeExporter", Resources("15m", "30Mi", memory_limit="60Mi")).render(),
         },
-        "kubeEtcd": {"service": {"port": 2381, "targetPort": 2381}},
-        "kubeProxy": {"service": {"port": 10249, "targetPort": 10249}},
-        "kubelet": {"serviceMonitor": {"cAdvisor": True, "probes": True}},
+        # The control plane as Kubespray configures it (every switch explicit: the exporter table maps to them).
+        "kubeApiServer": {"enabled": True},
+        "kubeControllerManager": {"enabled": True},
+        "kubeScheduler": {"enabled": True},
+        "coreDns": {"enabled": True},
+        "kubeEtcd": {"enabled": True, "service": {"port": 2381, "targetPort": 2381}},
+        "kubeProxy": {"enabled": True, "service": {"port": 10249, "targetPort": 10249}},
+        "kubelet": {"enabled": True, "serviceMonitor": {"cAdvisor": True, "probes": True}},
+        "kubeStateMetrics": {"enabled": True},
+        "nodeExporter": {"enabled": True},
     }
 
 
