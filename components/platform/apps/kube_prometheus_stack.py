@@ -23,6 +23,8 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from ...storage.backups import Backup, declare_backup
+from ..alerting import PLATFORM_RULES, rule_group
 from ..app import (MONITORING_APP, MONITORING_CRDS, MONITORING_CRDS_APP, App, AppContext, AppSettings, Chart,
                    ChartRelease, MeshInbound, UiRoute, apiserver)
 from ..flows import HOSTS, Flow, pods, tcp
@@ -225,6 +227,19 @@ def values(ctx: AppContext) -> dict:
     }
 
 
+def objects(ctx: AppContext) -> None:
+    """The platform's alert rules (beyond the chart's defaults) and the backup of Alertmanager's silences."""
+    release = ctx.releases[RELEASE]
+    for name, alerts in PLATFORM_RULES.items():
+        ctx.custom_resource(f"platform-{name}", f"{MONITORING_CRDS}/v1", "PrometheusRule",
+                            {"groups": [rule_group(f"platform-{name}", alerts)]},
+                            labels={"app.kubernetes.io/part-of": "coprs"}, depends_on=(release,))
+    if ctx.enabled("velero"):
+        declare_backup(ctx, Backup(app="alertmanager", namespace=NAMESPACE, selector=ALERTMANAGER_PODS,
+                                   schedule="45 3 * * *", retention_days=7,
+                                   restore="velero restore of the alertmanager pods and volumes (silences, notification log)"))
+
+
 CRDS_APP = App(
     name=MONITORING_CRDS_APP,
     namespace=NAMESPACE,
@@ -252,7 +267,8 @@ APP = App(
                 probe_path="/alertmanager/-/ready"),
     ),
     depends_on=(MONITORING_CRDS_APP,),
-    optional=("cert-manager", GRAFANA_APP),
+    optional=("cert-manager", GRAFANA_APP, "velero"),
+    objects=objects,
     settings=Settings,
     description="Prometheus ×2 + Thanos sidecar, Alertmanager, node-exporter, kube-state-metrics, default rules",
 )

@@ -61,3 +61,20 @@ def test_alert_receivers_from_config():
     ops = next(x for x in cfg["receivers"] if x["name"] == "ops")
     assert ops["webhook_configs"][0]["url"] == "https://hooks.example.org/x"
     assert {"receiver": "ops", "continue": True, "matchers": ['severity =~ "critical"']} in cfg["route"]["routes"]
+
+
+def test_platform_alert_rules_with_runbooks(any_stack):
+    rules = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in any_stack.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")}
+    alerts = {a["alert"]: a for spec in rules.values() for g in spec["groups"] for a in g["rules"]}
+    for needed in ("CephHealthError", "KafkaUnderReplicatedPartitions", "ElasticsearchClusterRed", "PostgreSQLReplicationLag",
+                   "CertificateExpiresSoon", "VeleroBackupFailed", "EndpointDown"):
+        assert needed in alerts, needed
+    for name, a in alerts.items():
+        assert a["annotations"]["runbook"] and a["annotations"]["summary"], name
+        assert a["labels"]["severity"] in ("critical", "warning", "info") and a["expr"] and a["for"], name
+    assert 'probe_success{job="ui-endpoints"}' in alerts["EndpointDown"]["expr"]
+
+
+def test_alertmanager_state_is_backed_up(any_stack):
+    schedules = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in any_stack.of_type("kubernetes:velero.io/v1:Schedule")}
+    assert schedules["backup-alertmanager"]["template"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
