@@ -153,13 +153,13 @@ def policies_for(namespace: str, flows: Iterable[Flow], env: FlowEnvironment) ->
 
 
 def baseline_flows(namespace: str, env: FlowEnvironment, *, dns_ip: Optional[str], gateway: Optional[Peer],
-                   monitoring: str, mesh_control_plane: Optional[Peer]) -> list[Flow]:
+                   monitoring: Peer, mesh_control_plane: Optional[Peer]) -> list[Flow]:
     """The flows every platform namespace allows, whatever runs in it."""
     here = pods(namespace)
     flows = [
         Flow("same-namespace", here, here, why="pods of one namespace talk freely"),
         Flow("dns", here, pods("kube-system", {"k8s-app": "kube-dns"}), (Port(53, "UDP"), Port(53, "TCP")), "CoreDNS"),
-        Flow("scrape", pods(monitoring), here, why="Prometheus scrapes every namespace"),
+        Flow("scrape", monitoring, here, why="Prometheus (its pods only) scrapes every namespace"),
     ]
     if dns_ip:
         flows.append(Flow("node-local-dns", here, Peer(cidrs=(f"{dns_ip}/32",)), (Port(53, "UDP"), Port(53, "TCP")), "nodelocaldns"))

@@ -26,6 +26,8 @@ from .namespace import NAMESPACES, Namespace
 from .routes import OidcClient, ui_route
 
 MONITORING_NAMESPACE = "monitoring"
+# Only the Prometheus pods scrape other namespaces; the rest of `monitoring` declares its own flows.
+SCRAPERS = Peer(namespace=MONITORING_NAMESPACE, pods={"app.kubernetes.io/name": "prometheus"})
 
 
 def _settings(app: App, raw: dict) -> Any:
@@ -136,7 +138,7 @@ class Platform(pulumi.ComponentResource):
         flows: list[Flow] = []
         for s in NAMESPACES:
             flows += baseline_flows(s.name, self.env, dns_ip=cfg.platform.node_local_dns, gateway=gateway,
-                                    monitoring=MONITORING_NAMESPACE, mesh_control_plane=control_plane)
+                                    monitoring=SCRAPERS, mesh_control_plane=control_plane)
         for a in order:
             flows += a.flows
         self.flows = expand(flows, self.env)

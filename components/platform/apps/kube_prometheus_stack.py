@@ -27,7 +27,7 @@ from ...storage.backups import Backup, declare_backup
 from ..alerting import PLATFORM_RULES, rule_group
 from ..app import (MONITORING_APP, MONITORING_CRDS, MONITORING_CRDS_APP, App, AppContext, AppSettings, Chart,
                    ChartRelease, MeshInbound, UiRoute, apiserver)
-from ..flows import HOSTS, Flow, pods, tcp
+from ..flows import HOSTS, WORLD, Flow, pods, tcp
 from ..placement import Resources, node_affinity, toleration
 
 REPO = "https://prometheus-community.github.io/helm-charts"
@@ -256,6 +256,8 @@ APP = App(
         apiserver(NAMESPACE),
         Flow("prometheus-hosts", pods(NAMESPACE, PROMETHEUS_PODS), HOSTS, tcp(*HOST_METRICS_PORTS),
              "Prometheus scrapes node-exporter, kubelets and the control plane on the nodes"),
+        Flow("alertmanager-receivers", pods(NAMESPACE, ALERTMANAGER_PODS), WORLD, tcp(443, 587),
+             "notifications: webhook receivers (HTTPS) and the SMTP smarthost (submission)"),
         Flow("prometheus-operator-webhook", HOSTS, pods(NAMESPACE, OPERATOR_PODS), tcp(10250),
              "API server → the operator's admission webhook (PrometheusRule validation)"),
     ),

@@ -78,3 +78,12 @@ def test_platform_alert_rules_with_runbooks(any_stack):
 def test_alertmanager_state_is_backed_up(any_stack):
     schedules = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in any_stack.of_type("kubernetes:velero.io/v1:Schedule")}
     assert schedules["backup-alertmanager"]["template"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+
+
+def test_only_prometheus_scrapes_other_namespaces(any_stack):
+    scrape = [p.inputs for p in any_stack.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == "allow-scrape-from-monitoring"]
+    assert scrape
+    for p in scrape:
+        peer = p["spec"]["ingress"][0]["from"][0]
+        assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+        assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
