@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from ..config import StackConfig, oidc_issuer
-from .app import App, UiRoute, logical
+from .app import App, AppContext, UiRoute, before_releases, logical
 
 INGRESS_CLASS = "apisix"
 APISIX_API = "apisix.apache.org/v2"
@@ -105,3 +105,23 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps)),
     )
     return resource, client
+
+
+def own_oauth_client(ctx: "AppContext", client_id: str) -> k8s.core.v1.Secret:
+    """The Keycloak client of an app doing its own OAuth (Grafana, the endpoint probes): its secret generated into
+    `oidc-<client_id>` in the app's namespace (keys client-id, client-secret, issuer: the identity issue's OidcClient
+    claim shape), ready before the app's releases."""
+    name = f"oidc-{client_id}"
+    value = random.RandomPassword(logical(ctx.app.name, name), length=40, special=False,
+                                  opts=pulumi.ResourceOptions(parent=ctx.component))
+    ctx.secret_values[name] = {"client-secret": value.result}
+    secret = k8s.core.v1.Secret(
+        logical(ctx.app.name, "secret", ctx.namespace, name),
+        metadata={"name": name, "namespace": ctx.namespace, "labels": {"app.kubernetes.io/part-of": "coprs"}},
+        type="Opaque",
+        string_data={"client-id": client_id, "client-secret": value.result, "issuer": oidc_issuer(ctx.cfg)},
+        opts=ctx.opts(),
+    )
+    before_releases(ctx, secret)
+    return secret
+

@@ -10,14 +10,11 @@ path. A failing probe raises `EndpointDown` (apps/alert_rules.py).
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_kubernetes as k8s
-import pulumi_random as random
-
 from ...config import oidc_issuer
-from ..app import MONITORING_APP, MONITORING_CRDS, App, AppContext, Chart, ChartRelease, UiRoute, before_releases, logical
+from ..app import MONITORING_APP, MONITORING_CRDS, App, AppContext, Chart, ChartRelease, UiRoute
 from ..flows import HOSTS, WORLD, Flow, Port, pods
 from ..placement import Resources
+from ..routes import own_oauth_client
 from .kube_prometheus_stack import NAMESPACE
 
 CHART = Chart("prometheus-blackbox-exporter", "https://prometheus-community.github.io/helm-charts", "11.17.2")
@@ -56,17 +53,7 @@ def targets(ctx: AppContext) -> list[tuple[str, str, UiRoute]]:
 
 
 def client_secret(ctx: AppContext) -> None:
-    value = random.RandomPassword(logical(CLIENT, SECRET), length=40, special=False,
-                                  opts=pulumi.ResourceOptions(parent=ctx.component))
-    ctx.secret_values[SECRET] = {"client-secret": value.result}
-    secret = k8s.core.v1.Secret(
-        logical(CLIENT, "secret", NAMESPACE, SECRET),
-        metadata={"name": SECRET, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "coprs"}},
-        type="Opaque",
-        string_data={"client-id": CLIENT, "client-secret": value.result, "issuer": oidc_issuer(ctx.cfg)},
-        opts=ctx.opts(),
-    )
-    before_releases(ctx, secret)
+    own_oauth_client(ctx, CLIENT)
 
 
 def values(ctx: AppContext) -> dict:

@@ -59,6 +59,12 @@ LOKI_LABELS = ("job=fluent-bit, node=$kubernetes['host'], namespace=$kubernetes[
                "container_image=$kubernetes['container_image']")
 
 
+def kafka_client(name: str, namespace: str, client_pods: dict, why: str) -> Flow:
+    """A log-pipeline client → the Kafka brokers' TLS/SCRAM listener."""
+    return Flow(name, pods(namespace, client_pods), pods(KAFKA_NAMESPACE, {"strimzi.io/cluster": "kafka"}),
+                tcp(KAFKA_PORT), why)
+
+
 def _section(kind: str, *pairs: tuple[str, object], **keys: object) -> str:
     """One classic-mode section; `pairs` for keys that repeat (Allowlist_key)."""
     items = [*pairs, *keys.items()]
@@ -170,8 +176,7 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
     flows=(
-        Flow("fluent-bit-kafka", pods(NAMESPACE, PODS), pods(KAFKA_NAMESPACE, {"strimzi.io/cluster": "kafka"}),
-             tcp(KAFKA_PORT), "security and trace streams → Kafka (TLS + SCRAM)"),
+        kafka_client("fluent-bit-kafka", NAMESPACE, PODS, "security and trace streams → Kafka (TLS + SCRAM)"),
     ),
     depends_on=("loki",),
     optional=(KAFKA_APP, MONITORING_APP),

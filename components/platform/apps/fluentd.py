@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease
 from ..flows import Flow, pods, tcp
 from ..placement import Resources
-from .fluent_bit import KAFKA_APP, KAFKA_NAMESPACE, KAFKA_PORT, STREAMS
+from .fluent_bit import KAFKA_APP, STREAMS, kafka_client
 from .loki import NAMESPACE
 
 CHART = Chart("fluentd", "https://fluent.github.io/helm-charts", "0.6.0")
@@ -169,8 +169,7 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
     flows=(
-        Flow("fluentd-kafka", pods(NAMESPACE, PODS), pods(KAFKA_NAMESPACE, {"strimzi.io/cluster": "kafka"}),
-             tcp(KAFKA_PORT), "consumes the log pipeline's topics (TLS + SCRAM)"),
+        kafka_client("fluentd-kafka", NAMESPACE, PODS, "consumes the log pipeline's topics (TLS + SCRAM)"),
         *(Flow(f"fluentd-{s.name}", pods(NAMESPACE, PODS),
                pods(s.namespace, {"elasticsearch.k8s.elastic.co/cluster-name": s.name}), tcp(9200),
                f"writes to {s.name} (TLS, ElasticsearchUser)") for s in SINKS),

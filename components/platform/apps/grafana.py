@@ -20,15 +20,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-import pulumi
-import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from ...config import oidc_issuer
 from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, UiRoute, apiserver, before_releases, logical
+from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, UiRoute, apiserver
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
+from ..routes import own_oauth_client
 from .kube_prometheus_stack import NAMESPACE
 from .loki import QUERY_URL as LOKI_URL, TENANT
 from .thanos import QUERY_URL as THANOS_URL
@@ -90,19 +88,7 @@ def operator_values(ctx: AppContext) -> dict:
 
 
 def oauth_client(ctx: AppContext) -> None:
-    """Grafana's Keycloak client secret: generated, in the shape of the identity issue's OidcClient claim."""
-    secret = random.RandomPassword(logical(INSTANCE, OIDC_SECRET), length=40, special=False,
-                                   opts=pulumi.ResourceOptions(parent=ctx.component))
-    ctx.secret_values[OIDC_SECRET] = {"client-secret": secret.result}
-    obj = k8s.core.v1.Secret(
-        logical(INSTANCE, "secret", NAMESPACE, OIDC_SECRET),
-        metadata={"name": OIDC_SECRET, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/part-of": "coprs"}},
-        type="Opaque",
-        string_data={"client-id": OIDC_CLIENT, "client-secret": secret.result, "issuer": oidc_issuer(ctx.cfg)},
-        opts=ctx.opts(),
-    )
-    ctx.state["oidc"] = obj
-    before_releases(ctx, obj)
+    ctx.state["oidc"] = own_oauth_client(ctx, OIDC_CLIENT)
 
 
 def _env(name: str, secret: str, key: str) -> dict:

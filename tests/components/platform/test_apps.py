@@ -23,7 +23,10 @@ def _app_names(result) -> set[str]:
 def test_all_core_apps_are_on_by_default(any_stack):
     assert {"gateway-api", "cert-manager", "linkerd", "linkerd-viz", "apisix", "rook-ceph", "metrics-server",
             "keda"} <= _app_names(any_stack)
-    assert any_stack.outputs["platform"]["disabledApps"] == {}
+    # Off only while waiting for an app the program does not have yet (Fluentd: Kafka, Elasticsearch).
+    known = {a.name for a in APPS}
+    for app, why in any_stack.outputs["platform"]["disabledApps"].items():
+        assert why.startswith("needs ") and not set(why[len("needs "):].split(", ")) & known, (app, why)
 
 
 def test_disabling_an_app_removes_it_and_what_depends_on_it():
