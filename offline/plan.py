@@ -15,12 +15,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from components.config import ConfigError
 
 from .harness import run_stack
 from .recorded import RunResult
+from .stack_input import read_stack_file
 from .tables import text_table
 
 
@@ -95,11 +94,8 @@ def render_summary(result: RunResult, extra: list[str]) -> str:
     return "\n".join(out + extra)
 
 
-def _read_stack_file(path: str) -> dict:
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError([f"cannot read stack file {path}: {err}".replace("\n", " ")]) from None
+def _read_stack_file(path: str) -> Any:
+    return read_stack_file(Path(path))
 
 
 def main(argv: Optional[list[str]] = None) -> int:
