@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from ...config_types import Email, HostPort, HttpsUrl, LabelKey, pattern
 from ...storage.backups import Backup, declare_backup
 from ..alerting import PLATFORM_RULES, rule_group
 from ..app import (MONITORING_APP, MONITORING_CRDS, MONITORING_CRDS_APP, App, AppContext, AppSettings, Chart,
@@ -52,7 +53,9 @@ NODE_EXPORTER_PORT = 9100
 # Ports Prometheus scrapes on the nodes themselves (host network): node-exporter, kubelet, etcd metrics,
 # kube-proxy, controller manager, scheduler (the API server is reached through its Service, 6443).
 HOST_METRICS_PORTS = (NODE_EXPORTER_PORT, 10250, 2381, 10249, 10257, 10259)
-DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
+Duration = pattern("a Prometheus duration like 30s, 2d or 1h30m", r"(?:[0-9]{1,6}(?:ms|s|m|h|d|w|y)){1,4}", 32)
+ReceiverName = pattern("lower-case letters, digits or '-', starting with a letter or digit", r"[a-z0-9][a-z0-9-]*", 63)
+Severity = pattern("critical, warning or info", r"critical|warning|info", 8)
 GRAFANA_APP = "grafana"
 GRAFANA_INSTANCE_LABELS = {"dashboards": "grafana"}  # the Grafana CR's labels (apps/grafana.py)
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
@@ -65,21 +68,21 @@ class AlertReceiver(BaseModel):
     """One Alertmanager receiver: a webhook (chat bridge, incident tool) and/or e-mail addresses."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    webhook_url: Optional[str] = Field(default=None, pattern=r"^https://")
-    email_to: list[str] = []
-    severities: list[str] = []  # empty: every alert
+    name: ReceiverName
+    webhook_url: Optional[HttpsUrl] = None
+    email_to: list[Email] = []
+    severities: list[Severity] = []  # empty: every alert
 
 
 class Settings(AppSettings):
-    retention: str = Field(default=RETENTION, pattern=DURATION)
-    scrape_interval: str = Field(default=SCRAPE_INTERVAL, pattern=DURATION)
+    retention: Duration = RETENTION
+    scrape_interval: Duration = SCRAPE_INTERVAL
     # Label of the Prometheus nodes; default: the `prometheus` node group's role label when the stack has
     # that group, else the infra label.
-    node_label: Optional[str] = None
+    node_label: Optional[LabelKey] = None
     alert_receivers: list[AlertReceiver] = []
-    smtp_smarthost: Optional[str] = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:[0-9]+$")
-    smtp_from: Optional[str] = None
+    smtp_smarthost: Optional[HostPort] = None
+    smtp_from: Optional[Email] = None
 
 
 def node_label(ctx: AppContext) -> str:

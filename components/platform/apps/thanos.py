@@ -20,6 +20,7 @@ import yaml
 from pydantic import Field
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
+from ...config_types import pattern
 from ..alerting import Alert, rule_group
 from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute
 from ..flows import WORLD, Flow, Port, pods
@@ -33,7 +34,7 @@ RULE_SERVICE = f"{RELEASE}-rule"
 HTTP_PORT = 10902
 QUERY_URL = f"http://{QUERY_SERVICE}.{NAMESPACE}.svc.cluster.local:{HTTP_PORT}"
 DAYS = {"d": 1, "w": 7, "y": 365}
-RETENTION = r"^[0-9]+[dwy]$"
+Retention = pattern("a retention in days, weeks or years like 30d, 4w or 10y (0d: forever)", r"[0-9]{1,5}[dwy]", 8)
 
 # Alerts that need the global view (both Prometheus replicas, the bucket), evaluated by the ruler.
 RULER_ALERTS = (
@@ -59,9 +60,9 @@ RULER_ALERTS = (
 
 class Settings(AppSettings):
     # The seed: raw 1 month, 5-minute resolution 4 months, 1-hour resolution after that.
-    retention_raw: str = Field(default="30d", pattern=RETENTION)
-    retention_5m: str = Field(default="120d", pattern=RETENTION, alias="retention5m")
-    retention_1h: str = Field(default="10y", pattern=RETENTION, alias="retention1h")  # 0d: forever
+    retention_raw: Retention = "30d"
+    retention_5m: Retention = Field(default="120d", alias="retention5m")
+    retention_1h: Retention = Field(default="10y", alias="retention1h")  # 0d: forever
 
 
 def days(value: str) -> float:

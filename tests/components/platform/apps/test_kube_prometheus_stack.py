@@ -87,3 +87,15 @@ def test_only_prometheus_scrapes_other_namespaces(any_stack):
         peer = p["spec"]["ingress"][0]["from"][0]
         assert peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
         assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+
+
+def test_bad_settings_name_the_key():
+    import pytest
+
+    from components.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"coprs:platform\.apps\.kube-prometheus-stack\.settings\.retention"):
+        platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.settings": {"retention": "two days"}})
+    with pytest.raises(ConfigError, match=r"settings\.alertReceivers\.0\.webhookUrl"):
+        platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.settings": {
+            "alertReceivers": [{"name": "ops", "webhookUrl": "http://plain.example.org"}]}})
