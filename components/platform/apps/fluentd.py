@@ -48,9 +48,9 @@ class Sink:
 
 
 SINKS = (
-    Sink("elasticsearch-processing", "database", "es-processing-fluentd",
+    Sink("elasticsearch-processing", "database", "elasticsearch-fluentd",
          tuple(s.topic for s in STREAMS if s.tag == "trace"), "processing_trace"),
-    Sink("elasticsearch-security", "security", "es-security-fluentd",
+    Sink("elasticsearch-security", "security", "elasticsearch-security-fluentd",
          tuple(s.topic for s in STREAMS if s.tag.startswith("security.")), "security"),
 )
 

@@ -44,7 +44,7 @@ OIDC_SECRET = f"oidc-{OIDC_CLIENT}"
 DATABASE_APP = "postgresql"
 DATABASE_SECRET = "grafana-postgresql"  # Database(name="grafana") claim (INTERFACES.md)
 ES_APP = "elasticsearch-processing"
-ES_SECRET = "es-processing-grafana"  # ElasticsearchUser(user="grafana") claim (INTERFACES.md)
+ES_SECRET = "elasticsearch-grafana"  # ElasticsearchUser(user="grafana") claim (INTERFACES.md)
 ROLE_PATH = ("contains(roles[*], 'admin') && 'GrafanaAdmin' || contains(roles[*], 'editor') && 'Editor' || 'Viewer'")
 OPERATOR_PODS = {"app.kubernetes.io/name": "grafana-operator"}
 GRAFANA_PODS = {"app": INSTANCE}

@@ -66,6 +66,6 @@ def test_values_mount_the_claims_and_keep_buffers_on_volumes():
     assert v["kind"] == "StatefulSet" and v["replicaCount"] == 2
     assert v["persistence"] == {"enabled": True, "storageClass": "ceph-block", "size": "10Gi"}
     secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in v["env"]}
-    assert secrets == {"kafka-fluentd", "es-processing-fluentd", "es-security-fluentd"}
+    assert secrets == {"kafka-fluentd", "elasticsearch-fluentd", "elasticsearch-security-fluentd"}
     assert v["image"]["tag"].startswith("v1.19.3-debian-kafka2-") and v["plugins"] == ["fluent-plugin-elasticsearch --version 6.0.0"]
     assert v["mountVarLogDirectory"] is False and v["metrics"]["serviceMonitor"]["enabled"] is True
