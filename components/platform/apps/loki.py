@@ -7,8 +7,8 @@
 - retention by the compactor: `settings.retentionDays` (the 2023 default: 60 days); the bucket never
   expires current objects on its own;
 - multi-tenant (`auth_enabled`): writers and readers send the tenant `X-Scope-OrgID: coprs`; the
-  writers are authenticated by the mesh (Linkerd mTLS identity, the logging namespace is meshed) and the
-  namespace baseline only lets the logging namespace and Grafana in. The chart's own alternative, basic
+  writers are authenticated by the mesh: a Linkerd Server + AuthorizationPolicy lets only the Fluent Bit
+  and Prometheus service-account identities (MeshTLSAuthentication) reach the distributors' HTTP port. The chart's own alternative, basic
   auth on its nginx gateway, would put a clear-text password into the values: gateway off;
 - memcached caches (chunks, results) in prod; the canary and the Helm test off (they push unauthenticated).
 """
@@ -35,6 +35,13 @@ QUERY_URL = f"http://{RELEASE}-query-frontend.{NAMESPACE}.svc.cluster.local:{HTT
 S3_SECRET = "loki-s3-credentials"  # storage layer Consumer (components/storage/storage.py)
 LOKI_PODS = {"app.kubernetes.io/name": "loki"}
 COMPONENTS = ("distributor", "ingester", "querier", "queryFrontend", "queryScheduler", "indexGateway", "compactor")
+
+
+POLICY = "policy.linkerd.io"
+# Who may call the distributor's HTTP port (push API and /metrics) inside the mesh: the log shippers and
+# Prometheus, by their Linkerd identity (service accounts).
+WRITERS = (("fluent-bit", NAMESPACE), ("kube-prometheus-stack-prometheus", "monitoring"))
+DISTRIBUTOR_PODS = {**LOKI_PODS, "app.kubernetes.io/component": "distributor"}
 
 
 class Settings(AppSettings):
@@ -122,6 +129,22 @@ def values(ctx: AppContext) -> dict:
     }
 
 
+def writers_only(ctx: AppContext) -> None:
+    """Linkerd authorization of the push API: only the writers' mesh identities reach the distributors."""
+    if not ctx.enabled("linkerd"):
+        return
+    release = ctx.releases[RELEASE]
+    server = ctx.custom_resource("loki-distributor-http", f"{POLICY}/v1beta3", "Server",
+                                 {"podSelector": {"matchLabels": DISTRIBUTOR_PODS}, "port": HTTP_PORT},
+                                 depends_on=(release,))
+    auth = ctx.custom_resource("loki-writers", f"{POLICY}/v1alpha1", "MeshTLSAuthentication",
+                               {"identityRefs": [{"kind": "ServiceAccount", "name": n, "namespace": ns} for n, ns in WRITERS]})
+    ctx.custom_resource("loki-distributor-http", f"{POLICY}/v1alpha1", "AuthorizationPolicy", {
+        "targetRef": {"group": POLICY, "kind": "Server", "name": "loki-distributor-http"},
+        "requiredAuthenticationRefs": [{"group": POLICY, "kind": "MeshTLSAuthentication", "name": "loki-writers"}],
+    }, depends_on=(server, auth))
+
+
 APP = App(
     name="loki",
     namespace=NAMESPACE,
@@ -130,6 +153,7 @@ APP = App(
         Flow("loki-object-store", pods(NAMESPACE, LOKI_PODS), WORLD, (Port(443),), "Loki → the S3 endpoint"),
     ),
     optional=(MONITORING_APP, "grafana"),
+    objects=writers_only,
     settings=Settings,
     description="log storage (distributed, S3)",
 )

@@ -66,6 +66,7 @@ REQUIRED = {
     ("policy.linkerd.io/v1alpha1", "AuthorizationPolicy"): ["spec.targetRef.kind", "spec.targetRef.name",
                                                             "spec.requiredAuthenticationRefs"],
     ("policy.linkerd.io/v1alpha1", "NetworkAuthentication"): ["spec.networks"],
+    ("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication"): ["spec.identityRefs"],
     ("apisix.apache.org/v2", "ApisixRoute"): ["spec.ingressClassName", "spec.http"],
     ("apisix.apache.org/v2", "ApisixTls"): ["spec.hosts", "spec.secret.name", "spec.secret.namespace"],
     # required by the CRDs' openAPIV3Schema (grafana-operator v5.24.0, prometheus-operator v0.93.1, Velero 1.18)

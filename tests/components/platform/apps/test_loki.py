@@ -45,3 +45,17 @@ def test_multi_tenant_and_no_unauthenticated_pushers(any_stack):
     v = _values(any_stack)
     assert v["loki"]["auth_enabled"] is True
     assert v["lokiCanary"]["enabled"] is False and v["gateway"]["enabled"] is False
+
+
+def test_only_the_writers_identities_reach_the_push_api(any_stack):
+    by_kind = {}
+    for r in any_stack.resources:
+        if r.type.startswith("kubernetes:policy.linkerd.io/") and r.inputs.get("metadata", {}).get("namespace") == "logging":
+            by_kind[(r.type.rsplit(":", 1)[1], r.inputs["metadata"]["name"])] = r.inputs["spec"]
+    server = by_kind[("Server", "loki-distributor-http")]
+    assert server["port"] == 3100 and server["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "distributor"
+    refs = by_kind[("MeshTLSAuthentication", "loki-writers")]["identityRefs"]
+    assert {(x["name"], x["namespace"]) for x in refs} == {("fluent-bit", "logging"), ("kube-prometheus-stack-prometheus", "monitoring")}
+    policy = by_kind[("AuthorizationPolicy", "loki-distributor-http")]
+    assert policy["requiredAuthenticationRefs"] == [{"group": "policy.linkerd.io", "kind": "MeshTLSAuthentication",
+                                                     "name": "loki-writers"}]
