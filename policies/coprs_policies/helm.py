@@ -265,6 +265,12 @@ METRICS_KEYS = {
     "linkerd-control-plane": ["podMonitor.enabled"],
     "rook-ceph": ["monitoring.enabled"],
     "rook-ceph-cluster": ["monitoring.enabled"],
+    "thanos": ["serviceMonitor.enabled"],
+    "loki": ["monitoring.serviceMonitor.enabled"],
+    "fluent-bit": ["serviceMonitor.enabled"],
+    "fluentd": ["metrics.serviceMonitor.enabled"],
+    "grafana-operator": ["serviceMonitor.enabled"],
+    "prometheus-blackbox-exporter": ["serviceMonitor.selfMonitor.enabled"],
 }
 
 
