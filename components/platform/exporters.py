@@ -43,6 +43,7 @@ class Row:
     monitors: tuple[Monitor, ...] = ()  # empty with an app: that app's own monitors (other issues' apps)
     replaced_by: str = ""  # the component of our design that replaces the seed's
     note: str = ""
+    opt_in: bool = False  # the app deploys its exporter only once its settings say so
 
 
 def _kps(path: str) -> tuple[Monitor, ...]:
@@ -108,8 +109,9 @@ GENERIC: tuple[Row, ...] = (
 )
 
 SPECIFIC: tuple[Row, ...] = (
-    Row("Machine-usage", "One", None, replaced_by="openstack-exporter (servers, volumes, quotas)",
-        note="not deployed yet: it needs read-only OpenStack application credentials in secret config"),
+    Row("Machine-usage", "One", "openstack-exporter", (Declared("ServiceMonitor", "openstack-exporter"),),
+        replaced_by="openstack-exporter v1.7.0 (servers, volumes, quotas)",
+        note="opt-in: settings.applicationCredentialId + secret coprs:openstackExporterCredential", opt_in=True),
     Row("Object-storage", "One", None,
         note="no maintained open-source exporter of bucket usage for OBS/S3; the COPRS finops exporter is unmaintained"),
     Row("Endpoint", "One", "blackbox-exporter", (Declared("Probe"),), note="probe_*{targetName,targetUrl} per UI"),

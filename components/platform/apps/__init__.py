@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import blackbox_exporter, fluent_bit, fluentd, grafana, kube_prometheus_stack, loki, thanos
+from . import blackbox_exporter, fluent_bit, fluentd, grafana, kube_prometheus_stack, loki, openstack_exporter, thanos
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -24,4 +24,5 @@ APPS: tuple[App, ...] = (
     fluent_bit.APP,
     blackbox_exporter.APP,
     fluentd.APP,
+    openstack_exporter.APP,
 )
