@@ -11,11 +11,11 @@ path. A failing probe raises `EndpointDown` (apps/alert_rules.py).
 from __future__ import annotations
 
 from ...config import oidc_issuer
-from ..app import MONITORING_APP, MONITORING_CRDS, App, AppContext, Chart, ChartRelease, UiRoute
+from ..app import App, AppContext, Chart, ChartRelease, UiRoute
 from ..flows import HOSTS, WORLD, Flow, Port, pods
 from ..placement import Resources
 from ..routes import own_oauth_client
-from .kube_prometheus_stack import NAMESPACE
+from .kube_prometheus_stack import MONITORING_APP, MONITORING_CRDS, NAMESPACE
 
 CHART = Chart("prometheus-blackbox-exporter", "https://prometheus-community.github.io/helm-charts", "11.17.2")
 RELEASE = "prometheus-blackbox-exporter"
@@ -46,7 +46,7 @@ def modules(ctx: AppContext) -> dict:
 def targets(ctx: AppContext) -> list[tuple[str, str, UiRoute]]:
     """(targetName, targetUrl, route) for every UI of the enabled apps."""
     out = []
-    for app in ctx.platform.enabled.values():
+    for app in ctx.registry.enabled.values():
         for r in app.routes:
             out.append((r.name, f"https://{r.host}.{ctx.domain}{r.probe}", r))
     return sorted(out, key=lambda t: t[0])

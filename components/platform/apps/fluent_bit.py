@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease
+from ..app import App, AppContext, Chart, ChartRelease
 from ..flows import Flow, pods, tcp
 from ..placement import Resources
 from .loki import HTTP_PORT as LOKI_PORT, NAMESPACE, PUSH_SERVICE, TENANT
@@ -179,6 +179,6 @@ APP = App(
         kafka_client("fluent-bit-kafka", NAMESPACE, PODS, "security and trace streams → Kafka (TLS + SCRAM)"),
     ),
     depends_on=("loki",),
-    optional=(KAFKA_APP, MONITORING_APP),
+    optional=(KAFKA_APP,),
     description="node log shipper → Loki, security/trace streams → Kafka",
 )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease
+from ..app import App, AppContext, Chart, ChartRelease
 from ..flows import Flow, pods, tcp
 from ..placement import Resources
 from .fluent_bit import KAFKA_APP, STREAMS, kafka_client
@@ -175,6 +175,5 @@ APP = App(
                f"writes to {s.name} (TLS, ElasticsearchUser)") for s in SINKS),
     ),
     depends_on=(KAFKA_APP, *(s.name for s in SINKS)),
-    optional=(MONITORING_APP,),
     description="aggregator: Kafka → Elasticsearch processing (REPORTS) and security",
 )

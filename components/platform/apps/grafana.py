@@ -22,12 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config import oidc_issuer
-from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, UiRoute, apiserver
+from ..app import App, AppContext, Backup, Chart, ChartRelease, UiRoute
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 from ..routes import own_oauth_client
-from .kube_prometheus_stack import NAMESPACE
+from .kube_prometheus_stack import DASHBOARDS as KPS_DASHBOARDS, MONITORING_APP, MONITORING_CRDS, NAMESPACE, RELEASE as KPS
 from .loki import QUERY_URL as LOKI_URL, TENANT
 from .thanos import QUERY_URL as THANOS_URL
 
@@ -207,17 +206,18 @@ def objects(ctx: AppContext) -> None:
         if d.inputs:
             spec["datasources"] = [{"inputName": i, "datasourceName": "Thanos"} for i in d.inputs]
         ctx.custom_resource(d.name, API, "GrafanaDashboard", spec, depends_on=(instance,))
+    if ctx.enabled(MONITORING_APP):  # nodes, Kubernetes, control plane, Prometheus: the stack's own ConfigMaps
+        for name in KPS_DASHBOARDS:
+            ctx.custom_resource(f"{KPS}-{name}", API, "GrafanaDashboard", {
+                "instanceSelector": {"matchLabels": INSTANCE_LABELS}, "folder": "Kubernetes", "resyncPeriod": "24h",
+                "configMapRef": {"name": f"{KPS}-{name}", "key": f"{name}.json"}}, depends_on=(instance,))
     if ctx.service_monitors:
         # Grafana's own metrics (/metrics on its HTTP port, container port "grafana-http"); the operator has its
         # chart's ServiceMonitor.
-        ctx.custom_resource(INSTANCE, "monitoring.coreos.com/v1", "PodMonitor", {
+        ctx.custom_resource(INSTANCE, f"{MONITORING_CRDS}/v1", "PodMonitor", {
             "selector": {"matchLabels": GRAFANA_PODS},
             "podMetricsEndpoints": [{"port": "grafana-http", "path": "/metrics", "interval": "60s"}],
         }, depends_on=(instance,))
-    if ctx.enabled("velero"):
-        declare_backup(ctx, Backup(app=INSTANCE, namespace=NAMESPACE, selector=GRAFANA_PODS, schedule="30 3 * * *",
-                                   retention_days=30,
-                                   restore="velero restore of the grafana pod and its volume (dashboards are code anyway)"))
 
 
 APP = App(
@@ -225,7 +225,6 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, operator_values, crds=(GROUP,)),),
     flows=(
-        apiserver(NAMESPACE),
         Flow("grafana-dashboards-download", pods(NAMESPACE, OPERATOR_PODS), WORLD, (Port(443),),
              "the operator fetches the pinned dashboards (raw.githubusercontent.com)"),
         Flow("grafana-oauth", pods(NAMESPACE, GRAFANA_PODS), WORLD, (Port(443),),
@@ -240,7 +239,10 @@ APP = App(
     ),
     routes=(UiRoute("monitoring", SERVICE, PORT, oidc_client=None, websocket=True, route_name=INSTANCE,
                     probe_path="/api/health"),),
-    optional=(MONITORING_APP, DATABASE_APP, ES_APP, "velero"),
+    optional=(DATABASE_APP, ES_APP),
+    stateful=True,
+    backups=(Backup(selector=GRAFANA_PODS, schedule="30 3 * * *", retention_days=30,
+                    restore="velero restore of the grafana pod and its volume (dashboards and datasources are code anyway)"),),
     before=oauth_client,
     objects=objects,
     description="Grafana (operator v5) with its own Keycloak OAuth, datasources Thanos/Loki/Elasticsearch, dashboards",

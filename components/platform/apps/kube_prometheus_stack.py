@@ -24,10 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from ...config_types import Email, HostPort, HttpsUrl, LabelKey, pattern
-from ...storage.backups import Backup, declare_backup
 from ..alerting import PLATFORM_RULES, rule_group
-from ..app import (MONITORING_APP, MONITORING_CRDS, MONITORING_CRDS_APP, App, AppContext, AppSettings, Chart,
-                   ChartRelease, MeshInbound, UiRoute, apiserver)
+from ..app import App, AppContext, AppSettings, Bucket, Chart, ChartRelease, UiRoute, Webhook
 from ..flows import HOSTS, WORLD, Flow, pods, tcp
 from ..placement import Resources, node_affinity, toleration
 
@@ -35,6 +33,9 @@ REPO = "https://prometheus-community.github.io/helm-charts"
 CHART = Chart("kube-prometheus-stack", REPO, "88.5.3")
 CRDS_CHART = Chart("prometheus-operator-crds", REPO, "31.0.1")
 NAMESPACE = "monitoring"
+MONITORING_APP = "kube-prometheus-stack"
+MONITORING_CRDS_APP = "prometheus-operator-crds"
+MONITORING_CRDS = "monitoring.coreos.com"
 NODE_NAMESPACE = "monitoring-node"
 NODE_GROUP = "prometheus"
 RELEASE = "kube-prometheus-stack"
@@ -57,7 +58,12 @@ Duration = pattern("a Prometheus duration like 30s, 2d or 1h30m", r"(?:[0-9]{1,6
 ReceiverName = pattern("lower-case letters, digits or '-', starting with a letter or digit", r"[a-z0-9][a-z0-9-]*", 63)
 Severity = pattern("critical, warning or info", r"critical|warning|info", 8)
 GRAFANA_APP = "grafana"
-GRAFANA_INSTANCE_LABELS = {"dashboards": "grafana"}  # the Grafana CR's labels (apps/grafana.py)
+# The chart's dashboard ConfigMaps (`<release>-<name>`, key `<name>.json`, templates/grafana/dashboards-1.14).
+DASHBOARDS = ("alertmanager-overview", "apiserver", "cluster-total", "controller-manager", "etcd", "k8s-coredns",
+              "k8s-resources-cluster", "k8s-resources-namespace", "k8s-resources-node", "k8s-resources-nodes-overview",
+              "k8s-resources-pod", "k8s-resources-workload", "k8s-resources-workloads-namespace", "kubelet",
+              "namespace-by-pod", "namespace-by-workload", "node-cluster-rsrc-use", "node-rsrc-use", "nodes",
+              "persistentvolumesusage", "pod-total", "prometheus", "proxy", "scheduler", "workload-total")
 RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                         "capabilities": {"drop": ["ALL"]}}
 RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 2000, "fsGroup": 2000,
@@ -146,10 +152,9 @@ def values(ctx: AppContext) -> dict:
     return {
         "crds": {"enabled": False},  # the prometheus-operator-crds release owns them
         "defaultRules": {"create": True},
-        # No Grafana of its own; its dashboards go to the grafana-operator instance as GrafanaDashboards.
-        "grafana": {"enabled": False, "forceDeployDashboards": ctx.enabled(GRAFANA_APP),
-                    "operator": {"dashboardsConfigMapRefEnabled": ctx.enabled(GRAFANA_APP),
-                                 "matchLabels": GRAFANA_INSTANCE_LABELS, "folder": "Kubernetes"}},
+        # No Grafana of its own; its dashboards as ConfigMaps, which the Grafana app's GrafanaDashboards
+        # reference (so this release needs no grafana-operator CRD and Grafana can start after it).
+        "grafana": {"enabled": False, "forceDeployDashboards": ctx.enabled(GRAFANA_APP)},
         "windowsMonitoring": {"enabled": False},
         "prometheusOperator": {
             # Admission webhook certificates from cert-manager: no certgen hook Jobs.
@@ -231,22 +236,22 @@ def values(ctx: AppContext) -> dict:
 
 
 def objects(ctx: AppContext) -> None:
-    """The platform's alert rules (beyond the chart's defaults) and the backup of Alertmanager's silences."""
+    """The platform's alert rules (beyond the chart's defaults)."""
     release = ctx.releases[RELEASE]
     for name, alerts in PLATFORM_RULES.items():
         ctx.custom_resource(f"platform-{name}", f"{MONITORING_CRDS}/v1", "PrometheusRule",
                             {"groups": [rule_group(f"platform-{name}", alerts)]},
                             labels={"app.kubernetes.io/part-of": "coprs"}, depends_on=(release,))
-    if ctx.enabled("velero"):
-        declare_backup(ctx, Backup(app="alertmanager", namespace=NAMESPACE, selector=ALERTMANAGER_PODS,
-                                   schedule="45 3 * * *", retention_days=7,
-                                   restore="velero restore of the alertmanager pods and volumes (silences, notification log)"))
 
 
 CRDS_APP = App(
     name=MONITORING_CRDS_APP,
     namespace=NAMESPACE,
     releases=(ChartRelease(CRDS_CHART, crds_values, crds=(MONITORING_CRDS,)),),
+    # Every app with monitors starts after this one (registry ordering); it has no pods.
+    roles=("monitoring-crds",),
+    monitoring=False,
+    apiserver=False,
     description="Prometheus Operator CRDs (ServiceMonitor, PodMonitor, Probe, PrometheusRule, ...)",
 )
 
@@ -256,23 +261,24 @@ APP = App(
     # Ordered after cert-manager (optional) for the webhook's Certificate when that app is on.
     releases=(ChartRelease(CHART, values, uses_crds=(MONITORING_CRDS,)),),
     flows=(
-        apiserver(NAMESPACE),
         Flow("prometheus-hosts", pods(NAMESPACE, PROMETHEUS_PODS), HOSTS, tcp(*HOST_METRICS_PORTS),
              "Prometheus scrapes node-exporter, kubelets and the control plane on the nodes"),
         Flow("alertmanager-receivers", pods(NAMESPACE, ALERTMANAGER_PODS), WORLD, tcp(443, 587),
              "notifications: webhook receivers (HTTPS) and the SMTP smarthost (submission)"),
-        Flow("prometheus-operator-webhook", HOSTS, pods(NAMESPACE, OPERATOR_PODS), tcp(10250),
-             "API server → the operator's admission webhook (PrometheusRule validation)"),
     ),
-    mesh_inbound=(MeshInbound("operator-webhook", OPERATOR_PODS, 10250),),
+    webhooks=(Webhook("operator-webhook", OPERATOR_PODS, 10250,
+                      "API server → the operator's admission webhook (PrometheusRule validation)"),),
     routes=(
         UiRoute("monitoring", PROMETHEUS_SERVICE, 9090, oidc_client="prometheus", path="/prometheus/*",
                 probe_path="/prometheus/-/ready"),
         UiRoute("monitoring", ALERTMANAGER_SERVICE, 9093, oidc_client="alertmanager", path="/alertmanager/*",
                 probe_path="/alertmanager/-/ready"),
     ),
+    roles=("monitoring",),
+    claims=(Bucket(suffix="thanos", secret=THANOS_OBJSTORE[0], format="thanos-objstore"),),
+    endpoints={"prometheus": f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc.cluster.local:9090/prometheus"},
     depends_on=(MONITORING_CRDS_APP,),
-    optional=("cert-manager", GRAFANA_APP, "velero"),
+    optional=("cert-manager",),
     objects=objects,
     settings=Settings,
     description="Prometheus ×2 + Thanos sidecar, Alertmanager, node-exporter, kube-state-metrics, default rules",

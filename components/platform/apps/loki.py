@@ -20,8 +20,7 @@ from urllib.parse import urlparse
 from pydantic import Field
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
-from ...storage.storage import bucket_name
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease
+from ..app import App, AppContext, AppSettings, Bucket, Chart, ChartRelease
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 
@@ -53,7 +52,7 @@ def storage(ctx: AppContext) -> dict:
     if store is None:
         raise ConfigError([f"{CONFIG_NS}:objectStorage is required while platform.apps.loki is enabled "
                            "(Loki keeps chunks and index on its bucket)"])
-    bucket = bucket_name(store, "loki")
+    bucket = store.bucket("loki")
     url = urlparse(store.endpoint)
     s3: dict = {
         "endpoint": url.netloc,
@@ -152,7 +151,9 @@ APP = App(
     flows=(
         Flow("loki-object-store", pods(NAMESPACE, LOKI_PODS), WORLD, (Port(443),), "Loki → the S3 endpoint"),
     ),
-    optional=(MONITORING_APP, "grafana"),
+    roles=("logs",),
+    claims=(Bucket(suffix="loki", secret=S3_SECRET, format="aws-env"),),
+    optional=("grafana",),
     objects=writers_only,
     settings=Settings,
     description="log storage (distributed, S3)",

@@ -20,10 +20,10 @@ import yaml
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
 from ...config_types import pattern
-from ..app import MONITORING_APP, MONITORING_CRDS, App, AppContext, AppSettings, logical
+from ..app import App, AppContext, AppSettings, logical
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
-from .kube_prometheus_stack import NAMESPACE
+from .kube_prometheus_stack import MONITORING_CRDS, NAMESPACE
 
 NAME = "openstack-exporter"
 IMAGE = "ghcr.io/openstack-exporter/openstack-exporter:1.7.0"
@@ -121,7 +121,6 @@ APP = App(
     name=NAME,
     namespace=NAMESPACE,
     flows=(Flow("openstack-exporter-apis", pods(NAMESPACE, PODS), WORLD, (Port(443),), "the cloud's public API endpoints"),),
-    optional=(MONITORING_APP,),
     settings=Settings,
     objects=deploy,
     description="machine usage: OpenStack servers, volumes and quotas (opt-in, application credential)",

@@ -22,10 +22,10 @@ from pydantic import Field
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
 from ...config_types import pattern
 from ..alerting import Alert, rule_group
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute
+from ..app import App, AppContext, AppSettings, Chart, ChartRelease, UiRoute
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
-from .kube_prometheus_stack import NAMESPACE, REPLICA_LABEL, THANOS_DISCOVERY, THANOS_OBJSTORE
+from .kube_prometheus_stack import MONITORING_APP, NAMESPACE, REPLICA_LABEL, THANOS_DISCOVERY, THANOS_OBJSTORE
 
 CHART = Chart("thanos", "https://stevehipwell.github.io/helm-charts", "1.24.1")
 RELEASE = "thanos"

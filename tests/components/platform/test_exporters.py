@@ -6,7 +6,7 @@ from typing import Any
 
 from components.platform.apps import APPS
 from components.platform.exporters import GENERIC, SPECIFIC, TABLE, Declared, Switch
-from components.platform.platform import enabled_apps
+from components.platform.registry import enabled_apps
 from tests.components.platform.helpers import api_of, is_custom_resource, platform_run, releases
 
 # Settings that switch the opt-in exporters on (test values: the secret is the harness's dummy).
@@ -67,7 +67,7 @@ def test_the_table_is_the_seeds():
 
 def test_every_row_is_mapped_to_what_scrapes_it(any_stack):
     registry = {a.name for a in APPS}
-    on, off = enabled_apps(any_stack.config)
+    on, off = enabled_apps(any_stack.config, APPS, {"object-storage": "storage"})
     on = {a.name for a in on}
     scraped, pending, unscraped = [], [], []
     for row in TABLE:

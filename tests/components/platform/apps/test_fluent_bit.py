@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from components.platform.apps import fluent_bit
-from components.platform.platform import enabled_apps
+from components.platform.apps import APPS
+from components.platform.registry import enabled_apps
 from tests.components.platform.helpers import releases
 
 
@@ -47,7 +48,7 @@ def _assert_outputs_are_protected(text: str, kafka_expected: bool, result) -> No
 
 def test_every_output_has_tls_and_credentials(any_stack):
     v = _values(any_stack)
-    kafka_on = "kafka" in {a.name for a in enabled_apps(any_stack.config)[0]}
+    kafka_on = "kafka" in {a.name for a in enabled_apps(any_stack.config, APPS, {"object-storage": "storage"})[0]}
     _assert_outputs_are_protected(v["config"]["outputs"], kafka_on, any_stack)
     # The Kafka wiring itself (served by the data issue's KafkaAccess claim), checked on its own.
     _assert_outputs_are_protected(fluent_bit.outputs(kafka=True), True, any_stack)

@@ -6,7 +6,8 @@ import re
 
 from components.platform.apps import fluentd
 from components.platform.placement import Resources, node_affinity
-from components.platform.platform import enabled_apps
+from components.platform.apps import APPS
+from components.platform.registry import enabled_apps
 
 
 class _Ctx:
@@ -33,7 +34,7 @@ def _blocks(text: str, tag: str) -> list[str]:
 
 
 def test_off_until_kafka_and_elasticsearch_exist(any_stack):
-    on, off = enabled_apps(any_stack.config)
+    on, off = enabled_apps(any_stack.config, APPS, {"object-storage": "storage"})
     names = {a.name for a in on}
     if not {"kafka", "elasticsearch-processing", "elasticsearch-security"} <= names:
         assert off["fluentd"].startswith("needs ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.platform.apps import grafana
+from components.platform.apps.kube_prometheus_stack import DASHBOARDS as KPS_DASHBOARDS
 from tests.components.platform.helpers import releases
 
 API = "kubernetes:grafana.integreatly.org/v1beta1"
@@ -47,11 +48,12 @@ def test_datasources_thanos_default_and_loki_with_tenant(any_stack):
 
 def test_platform_dashboards_as_resources(any_stack):
     dash = _of(any_stack, "GrafanaDashboard")
-    assert set(dash) == {d.name for d in grafana.DASHBOARDS}
+    assert set(dash) == {d.name for d in grafana.DASHBOARDS} | {f"kube-prometheus-stack-{n}" for n in KPS_DASHBOARDS}
     assert all(d["spec"]["instanceSelector"] == {"matchLabels": {"dashboards": "grafana"}} for d in dash.values())
-    # nodes/Kubernetes from kube-prometheus-stack, Loki's from its chart: both as GrafanaDashboards of the instance.
-    kps = releases(any_stack)["kube-prometheus-stack"].inputs["values"]["grafana"]
-    assert kps["forceDeployDashboards"] is True and kps["operator"]["dashboardsConfigMapRefEnabled"] is True
+    # nodes/Kubernetes from kube-prometheus-stack's ConfigMaps, Loki's from its chart.
+    assert releases(any_stack)["kube-prometheus-stack"].inputs["values"]["grafana"]["forceDeployDashboards"] is True
+    assert dash["kube-prometheus-stack-nodes"]["spec"]["configMapRef"] == {"name": "kube-prometheus-stack-nodes",
+                                                                           "key": "nodes.json"}
     loki = releases(any_stack)["loki"].inputs["values"]["monitoring"]["dashboards"]
     assert loki["grafanaOperator"]["enabled"] is True
     topics = " ".join(d.url for d in grafana.DASHBOARDS)

@@ -75,11 +75,6 @@ def test_platform_alert_rules_with_runbooks(any_stack):
     assert 'probe_success{job="ui-endpoints"}' in alerts["EndpointDown"]["expr"]
 
 
-def test_alertmanager_state_is_backed_up(any_stack):
-    schedules = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in any_stack.of_type("kubernetes:velero.io/v1:Schedule")}
-    assert schedules["backup-alertmanager"]["template"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
-
-
 def test_only_prometheus_scrapes_other_namespaces(any_stack):
     scrape = [p.inputs for p in any_stack.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == "allow-scrape-from-monitoring"]
     assert scrape
