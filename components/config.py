@@ -35,6 +35,7 @@ SECRET_KEYS: dict[str, str] = {
     "coprs:kubeconfig": "kubeconfig of an existing cluster (cluster.mode: existing, without kubeconfigFromStack)",
     "coprs:acmeDnsCredentials": "credentials of the DNS01 solver of the public certificate issuer (ACME only)",
     "coprs:scdfRegistryPassword": "password of the container registry of SCDF's stream and task images (with scdf settings.registry)",
+    "coprs:openstackExporterCredential": "secret of the read-only application credential of the OpenStack exporter (opt-in)",
 }
 
 # Config namespaces a stack file may use: this program's and those of the providers it runs with.

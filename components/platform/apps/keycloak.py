@@ -257,7 +257,7 @@ APP = App(
              "Keycloak → its CNPG database"),
     ),
     routes=(
-        UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",),
+        UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",), route_name="iam",
                 plugins=({"name": "proxy-rewrite", "enable": True,
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),
