@@ -30,13 +30,14 @@ from components.config import ConfigError
 from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
+from . import policy_config
 from .harness import PROJECT, run_stack
 from .recorded import Recorded, RunResult
 from .stack_input import ROOT, load_stack_input
 from .tables import markdown_table, md_text, text_table
 
 CONFIG_DIR = ROOT / "policies" / "config"
-LEVELS = ("mandatory", "advisory", "remediate", "disabled")
+LEVELS = policy_config.LEVELS
 SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -88,6 +89,9 @@ def load_config(path: Path) -> dict[str, Any]:
         raise ConfigError([f"policy config {path} is not valid JSON: {err}"]) from None
     if not isinstance(doc, dict):
         raise ConfigError([f"policy config {path} must be a JSON object"])
+    problems = policy_config.check(doc, RULES)
+    if problems:
+        raise policy_config.PolicyConfigError(path, problems)
     return doc
 
 
@@ -257,7 +261,8 @@ def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> 
 
 def run_audit(stack: str, config_file: Optional[Path] = None, result: Optional[RunResult] = None) -> AuditReport:
     path = config_file or config_path(stack)
-    return audit(result or run_stack(stack), load_config(path), str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
+    config = load_config(path)  # a bad policy config stops before the (longer) run
+    return audit(result or run_stack(stack), config, str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
 
 
 # ---------------------------------------------------------------------------------------------
