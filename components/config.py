@@ -344,6 +344,27 @@ class PlatformConfig(Model):
 
 
 # ---------------------------------------------------------------------------------------------
+# prices (read only by `make plan` / `make diff`: the monthly estimate of the capacity figures)
+
+
+class PricesConfig(Model):
+    currency: str = Field(default="EUR", min_length=1, max_length=8)
+    hours_per_month: float = Field(default=730, gt=0, le=744)
+    flavors_per_hour: dict[str, float] = {}
+    volume_gb_per_month: dict[str, float] = {}
+    floating_ip_per_month: float = Field(default=0, ge=0)
+    load_balancer_per_month: float = Field(default=0, ge=0)
+
+    @field_validator("flavors_per_hour", "volume_gb_per_month")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if x < 0]
+        if bad:
+            raise ValueError(f"prices must be 0 or more (check {', '.join(bad)})")
+        return v
+
+
+# ---------------------------------------------------------------------------------------------
 # the whole stack
 
 
@@ -355,6 +376,7 @@ class StackConfig(Model):
     cluster: ClusterConfig = ClusterConfig()
     object_storage: Optional[ObjectStorageConfig] = None
     platform: PlatformConfig = PlatformConfig()
+    prices: Optional[PricesConfig] = None
 
     @field_validator("domain")
     @classmethod
@@ -383,6 +405,7 @@ SECTIONS = {
     "cluster": "cluster",
     "objectStorage": "object_storage",
     "platform": "platform",
+    "prices": "prices",
 }
 
 

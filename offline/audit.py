@@ -32,6 +32,7 @@ from policies.coprs_policies.registry import PACK_NAME, RULES
 
 from . import policy_config
 from .harness import PROJECT, run_stack
+from .output import emit
 from .recorded import Recorded, RunResult
 from .stack_input import ROOT, load_stack_input
 from .tables import markdown_table, md_text, text_table
@@ -411,15 +412,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stack", default="dev")
     ap.add_argument("--config", default=None, help="policy config JSON (default policies/config/<stack>.json)")
     ap.add_argument("--out", default=None, help="report directory (default audit-<stack>/)")
+    ap.add_argument("--stack-file", default=None, help="read the stack config from this file instead of Pulumi.<stack>.yaml")
     args = ap.parse_args(argv)
     try:
-        report = run_audit(args.stack, Path(args.config) if args.config else None)
+        from .plan import read_stack_file
+
+        config_file = Path(args.config) if args.config else None
+        load_config(config_file or config_path(args.stack))  # a bad policy config stops before the (longer) run
+        result = run_stack(args.stack, document=read_stack_file(args.stack_file)) if args.stack_file else None
+        report = run_audit(args.stack, config_file, result)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(render_table(report))
     paths = write_reports(report, Path(args.out or f"audit-{args.stack}"))
-    print("\nReports: " + ", ".join(str(p) for p in paths.values()))
+    emit(render_table(report) + "\n\nReports: " + ", ".join(str(p) for p in paths.values()))
     return 1 if report.mandatory else 0
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .capacity import delta_lines as capacity_delta
 from .output import emit
 from .property_paths import covered_by_any
 from .recorded import RunResult
@@ -130,6 +131,7 @@ class PlanDiff:
     ignored: list[Change] = field(default_factory=list)  # every changed path is under the resource's ignoreChanges
     outputs: dict[str, str] = field(default_factory=dict)  # key → "added" | "removed" | "changed"
     critical_path: Optional[tuple[float, float]] = None  # seconds, base → head
+    capacity: list[str] = field(default_factory=list)  # capacity and cost delta lines (plans with `capacity`)
 
     @property
     def replaced(self) -> list[Change]:
@@ -252,6 +254,7 @@ def diff_plans(base: dict, head: dict) -> PlanDiff:
             d.outputs[k] = "removed"
         elif bo[k] != ho[k]:
             d.outputs[k] = "changed"
+    d.capacity = capacity_delta(base.get("capacity"), head.get("capacity"))
     cb, ch = base.get("criticalPath"), head.get("criticalPath")
     if cb and ch:
         d.critical_path = (float(cb["seconds"]), float(ch["seconds"]))
@@ -333,6 +336,8 @@ def render_text(d: PlanDiff) -> str:
             out.append(f"  · {w.type}  {w.name}: now waits for {len(w.now_waits_for)} more, {len(w.no_longer_waits_for)} fewer")
     if d.outputs:
         out += ["", "Stack outputs: " + ", ".join(f"{k} ({v})" for k, v in d.outputs.items())]
+    if d.capacity:
+        out += ["", "Capacity", *[f"  {line}" for line in d.capacity]]
     if d.critical_path:
         b, h = d.critical_path
         out += ["", f"Critical path: {_duration(b)} → {_duration(h)}"]
@@ -363,6 +368,8 @@ def render_markdown(d: PlanDiff) -> str:
                                   len(d.ignored))],
                                 ("add", "update", "replace", "delete", "alias", "new dependencies only", "ignored changes only"))]
     out += [f"\n> [!WARNING]\n> {md_text(w)}" for w in _warnings(d)]
+    if d.capacity:
+        out += ["", "**Capacity:** " + "; ".join(md_text(line) for line in d.capacity)]
     if d.replaced:
         out += _md_section("Replaced", [(f"`{c.type}`", c.name, _paths(c.paths), _paths(c.replace), _replace_note(c))
                                         for c in d.replaced],

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
-from components.config import NAMESPACE, SECRET_KEYS, ConfigError, StackConfig, parse_stack_config
+from components.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
+from components.secret_config import offline_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,7 @@ class StackInput:
     values: dict[str, Any]  # key → decoded value (objects as dicts)
     secret_keys: list[str]
     faked_secrets: list[str]
+    needed_missing: dict[str, str] = field(default_factory=dict)  # needed secret → why, faked for this run
 
     def config_map(self) -> dict[str, str]:
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.values.items()}
@@ -60,6 +62,7 @@ def load_stack_input(
     overrides: Optional[dict[str, Any]] = None,
     root: Path = ROOT,
     document: Optional[dict] = None,
+    require_secrets: Optional[bool] = None,
 ) -> StackInput:
     """Read `Pulumi.<stack>.yaml` (or a given document), apply overrides, fake secrets."""
     if document is None:
@@ -70,21 +73,13 @@ def load_stack_input(
             document = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
             raise ConfigError([f"{path.name} is not valid YAML: {err}".replace("\n", " ")]) from None
-    values: dict[str, Any] = copy.deepcopy(document.get("config") or {})
+    file_config = document.get("config") or {}
+    values: dict[str, Any] = copy.deepcopy(file_config)
     for key, value in (overrides or {}).items():
         _set_path(values, key, copy.deepcopy(value))
-    secret_keys, faked = [], []
-    for key, value in list(values.items()):
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = f"offline-dummy-{key.replace(':', '-')}"
-            secret_keys.append(key)
-    for key in SECRET_KEYS:
-        if key not in values:
-            values[key] = f"offline-dummy-{key.replace(':', '-')}"
-            faked.append(key)
-        if key not in secret_keys:
-            secret_keys.append(key)
-    return StackInput(stack, values, sorted(secret_keys), faked)
+    # plaintext secrets stop the run; encrypted and missing needed ones get dummies (secret_config.py)
+    secret_keys, missing = offline_secrets(file_config, values, stack, f"Pulumi.{stack}.yaml", require_secrets)
+    return StackInput(stack, values, secret_keys, list(missing), missing)
 
 
 def validate(si: StackInput) -> StackConfig:

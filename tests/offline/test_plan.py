@@ -24,9 +24,28 @@ def test_plan_writes_the_stable_format(stack, instances, tmp_path, capsys):
     assert sum(r["type"] == "openstack:compute/instance:Instance" for r in plan["resources"]) == instances
     assert plan["outputs"]["sshPrivateKey"] == SECRET
     text = capsys.readouterr().out
-    assert f"Stack {stack}:" in text and "Resources per layer" in text and "Stack outputs (secrets masked)" in text
-    assert "coprs:s3SecretKey" in text  # says which secrets it faked
+    # one screen by default: count, layers, capacity, apps, policy, secrets, where the JSON is
+    assert len(text.splitlines()) <= 45, len(text.splitlines())
+    assert text.startswith(f"Stack {stack}: {plan['counts']['resources']} resources (")
+    assert "Capacity:" in text and "Apps (" in text and "Policy pack" in text and f"Plan written to {out}" in text
+    assert "coprs:s3SecretKey   MISSING" in text or "coprs:s3SecretKey         MISSING" in text
+    assert "Resources per layer" not in text
+    assert plan_tool.main(["--stack", stack, "--out", str(out), "--verbose"]) == 0
+    verbose = capsys.readouterr().out
+    assert "Resources per layer" in verbose and "Stack outputs (secrets masked)" in verbose
+    outputs = verbose.split("Stack outputs (secrets masked)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert outputs and all(line.startswith("  ") and ": " in line for line in outputs)  # one line per output
     text = out.read_text()
     assert "offline-dummy-coprs-s3SecretKey" not in text
     assert "offline-dummy-openstack-password" not in text
     assert "-private-openssh" not in text
+
+
+def test_one_resource_count_in_plan_json_summary_and_bench(dev):
+    from bench.run import measure
+
+    plan, _ = plan_tool.build_plan(dev)
+    assert plan["counts"]["resources"] == len(plan["resources"]) == len(dev.resources)
+    assert plan["counts"]["custom"] + plan["counts"]["components"] == plan["counts"]["resources"]
+    assert plan_tool.count_line(dev).startswith(f"Stack dev: {len(dev.resources)} resources")
+    assert measure("dev", {})["resources"] == plan["counts"]["resources"]
