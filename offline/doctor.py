@@ -128,7 +128,7 @@ def host(venv: str) -> int:
 # the stack (offline venv)
 
 
-def check_stack(r: Report, stack: str) -> None:
+def check_stack(r: Report, stack: str, root: Path = ROOT) -> None:
     import yaml
 
     from components.config import ConfigError
@@ -139,7 +139,7 @@ def check_stack(r: Report, stack: str) -> None:
     from .stack_input import load_stack_input, validate
 
     name = f"Pulumi.{stack}.yaml"
-    path = ROOT / name
+    path = root / name
     try:
         text = path.read_text()
         doc = yaml.safe_load(text) or {}
@@ -151,7 +151,7 @@ def check_stack(r: Report, stack: str) -> None:
     for p in problems:
         r.fail("secret in clear", p)
     try:
-        cfg = validate(load_stack_input(stack, require_secrets=False)) if not problems else None
+        cfg = validate(load_stack_input(stack, root=root, require_secrets=False)) if not problems else None
     except ConfigError as err:
         r.fail(name, str(err))
         cfg = None

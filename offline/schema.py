@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from components.config import NAMESPACE, SECRET_KEYS, StackConfig
+from components.secret_config import is_secret_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema" / "pulumi-stack.schema.json"
@@ -73,7 +74,11 @@ def check_document(doc: Any, schema: Optional[dict[str, Any]] = None) -> list[st
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(p) for p in err.absolute_path) or "(top)"
-        message = err.message if len(err.message) <= 160 else err.message[:157] + "..."
+        keys = [p for p in err.absolute_path if isinstance(p, str)]
+        if any(is_secret_name(k if k == keys[0] else k.rsplit(":", 1)[-1]) for k in keys):
+            message = "a secret must be `{secure: ...}`: set it with `pulumi config set --secret` (value not shown)"
+        else:
+            message = err.message if len(err.message) <= 160 else err.message[:157] + "..."
         out.append(f"{path}: {message}")
     return out
 
