@@ -21,11 +21,11 @@ help:
 	@echo "make test                                         the whole test suite"
 
 # One venv, two layers: the offline tools' requirements (plan, diff, audit, inventory, bench, doctor, schema)
-# and, on top, the test suite's. A first run says so: creating the venv and installing takes about a minute.
+# and, on top, the test suite's. A first run says so: creating the venv and installing takes a minute or two.
 define install
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
-	  echo "error: Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo 'not found'). Install one, then: make $(MAKECMDGOALS) PYTHON=python3.11" >&2; exit 2; }
-	@if [ ! -x $(PY) ]; then echo "First run: creating $(VENV)/ and installing $(2) (about a minute)..." >&2; \
+	  echo "error: Python 3.11 or newer is needed; $(PYTHON) is $$($(PYTHON) -V 2>/dev/null || echo 'not found'). Install one, then: make $(MAKECMDGOALS) PYTHON=python3.11" >&2; exit 2; }
+	@if [ ! -x $(PY) ]; then echo "First run: creating $(VENV)/ and installing $(2) (a minute or two)..." >&2; \
 	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; \
 	else echo "Installing $(2) into $(VENV)/ ($(1) changed)..." >&2; fi
 	@$(PY) -m pip install --quiet -r $(1)
@@ -40,7 +40,9 @@ $(VENV)/.installed: requirements.txt requirements-offline.txt requirements-dev.t
 	@touch $(VENV)/.offline
 
 venv-offline: $(VENV)/.offline
+	@:
 venv: $(VENV)/.installed
+	@:
 
 plan: venv-offline
 	@$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT) $(if $(filter-out 0,$(VERBOSE)),--verbose) $(ARGS)
