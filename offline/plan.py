@@ -110,6 +110,10 @@ def secrets_lines(result: RunResult) -> list[str]:
     return out
 
 
+# sections the one-screen summary shows in its own way (or not at all: their figures are in the JSON)
+SHORT_SECTIONS = {"diff", "capacity", "waves", "platform_plan", "object_storage", "audit"}
+
+
 def render_short(result: RunResult, plan: dict[str, Any], sections: dict[str, list[str]]) -> str:
     """One screen: count, layers, capacity, apps, critical path, policy result, secrets."""
     layers = layer_of(result)
@@ -129,6 +133,8 @@ def render_short(result: RunResult, plan: dict[str, Any], sections: dict[str, li
 
         out.append(f"Critical path of a parallel `pulumi up`: {duration_text(cp['seconds'])} over "
                    f"{len(plan.get('waves', []))} dependency waves")
+    # any other section (one a later tool adds) shows its headline
+    out += [lines[0] for name, lines in sections.items() if lines and name not in SHORT_SECTIONS]
     out += ["", *sections.get("audit", [])]
     out += ["", *secrets_lines(result)]
     return "\n".join(out)

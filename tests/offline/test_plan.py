@@ -49,3 +49,17 @@ def test_one_resource_count_in_plan_json_summary_and_bench(dev):
     assert plan["counts"]["custom"] + plan["counts"]["components"] == plan["counts"]["resources"]
     assert plan_tool.count_line(dev).startswith(f"Stack dev: {len(dev.resources)} resources")
     assert measure("dev", {})["resources"] == plan["counts"]["resources"]
+
+
+def test_a_new_plan_section_shows_its_headline_in_the_short_summary(dev, monkeypatch):
+    def rendering(result, plan):
+        plan["render"] = {"charts": 3}
+        return ["Rendered charts: 3 (make render)", "  detail only in VERBOSE"]
+
+    rendering.__module__ = "offline.render"
+    original = plan_tool.extensions
+    monkeypatch.setattr(plan_tool, "extensions", lambda: [*original(), rendering])
+    plan, sections = plan_tool.build_sections(dev)
+    text = plan_tool.render_short(dev, plan, sections)
+    assert "Rendered charts: 3 (make render)" in text and "detail only in VERBOSE" not in text
+    assert plan["render"] == {"charts": 3}
