@@ -113,10 +113,25 @@ def check_kubespray_runner(r: Report) -> None:
             r.warn(tool, f"not found: {why} (provision mode only)")
 
 
+def check_existing_venv(r: Report, venv: Path) -> None:
+    """A venv left by an older Python keeps failing in odd ways: name it."""
+    py = venv / "bin" / "python"
+    if not py.exists():
+        r.ok(f"{venv}/", "not created yet: the first `make plan` creates it")
+        return
+    version = _version(_run(str(py), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])") or "")
+    if version is None or version[:2] < MIN_PYTHON:
+        found = ".".join(map(str, version)) if version else "a broken interpreter"
+        r.fail(f"{venv}/", f"made with {found}: remove it (`rm -rf {venv}`) and run `make plan` again")
+    else:
+        r.ok(f"{venv}/", f"Python {'.'.join(map(str, version))}")
+
+
 def host(venv: str) -> int:
     r = Report()
     check_python(r)
     check_venv_module(r)
+    check_existing_venv(r, ROOT / venv if not Path(venv).is_absolute() else Path(venv))
     check_pulumi_cli(r, _run("pulumi", "version") if shutil.which("pulumi") else None, sdk_pin())
     check_kubespray_runner(r)
     if r.failed:

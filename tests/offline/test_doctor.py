@@ -65,5 +65,16 @@ def test_a_secret_in_clear_fails_without_showing_it(tmp_path):
 def test_host_stage_runs_on_the_standard_library_alone():
     proc = subprocess.run([sys.executable, "-S", "-m", "offline.doctor", "host"], cwd=ROOT, capture_output=True, text=True)
     out = proc.stdout.splitlines()
-    assert [line.split(":")[0].split(None, 1)[1] for line in out[:3]] == ["Python", "venv module", "Pulumi CLI"]
+    assert [line.split(":")[0].split(None, 1)[1] for line in out[:2]] == ["Python", "venv module"]
     assert all(line.split()[0] in ("ok", "warn", "fail") for line in out)
+
+
+def test_a_venv_of_an_older_python_is_named(tmp_path):
+    out, failed = lines(doctor.check_existing_venv, tmp_path / "venv")
+    assert not failed and "not created yet" in out[0]
+    bin_ = tmp_path / "venv" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "python").write_text("#!/bin/sh\necho 3.10.13\n")
+    (bin_ / "python").chmod(0o755)
+    out, failed = lines(doctor.check_existing_venv, tmp_path / "venv")
+    assert failed and "made with 3.10.13: remove it" in out[0]
