@@ -178,10 +178,6 @@ def options(r: dict) -> dict[str, Any]:
     return opts
 
 
-def _order(items: list, key) -> list:
-    return sorted(items, key=key)
-
-
 def diff_plans(base: dict, head: dict) -> PlanDiff:
     old = {r["urn"]: r for r in base.get("resources", [])}
     new = {r["urn"]: r for r in head.get("resources", [])}
@@ -240,11 +236,10 @@ def diff_plans(base: dict, head: dict) -> PlanDiff:
             d.rewired.append(Rewire(urn, n["type"], n["name"], sorted(after - before), sorted(before - after)))
 
     by_name = lambda x: (x["type"], x["name"])  # noqa: E731
-    d.added, d.removed = _order(d.added, by_name), _order(d.removed, by_name)
-    d.changed = _order(d.changed, lambda c: (c.type, c.name))
-    d.ignored = _order(d.ignored, lambda c: (c.type, c.name))
-    d.moved = _order(d.moved, lambda m: (m.type, m.new_name))
-    d.rewired = _order(d.rewired, lambda w: (w.type, w.name))
+    by_attr = lambda x: (x.type, getattr(x, "new_name", None) or x.name)  # noqa: E731
+    d.added, d.removed = sorted(d.added, key=by_name), sorted(d.removed, key=by_name)
+    d.changed, d.ignored = sorted(d.changed, key=by_attr), sorted(d.ignored, key=by_attr)
+    d.moved, d.rewired = sorted(d.moved, key=by_attr), sorted(d.rewired, key=by_attr)
 
     bo, ho = base.get("outputs") or {}, head.get("outputs") or {}
     for k in sorted(set(bo) | set(ho)):
