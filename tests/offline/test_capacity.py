@@ -76,3 +76,15 @@ def test_diff_prints_the_capacity_delta():
     assert any(line.startswith("monthly estimate:") and "(+296.00)" in line for line in d.capacity)
     assert "Capacity\n  +2 × s3.xlarge.4" in plan_diff.render_text(d)
     assert "**Capacity:** +2 × s3.xlarge.4" in plan_diff.render_markdown(d)
+
+
+def test_a_bad_price_table_is_one_line_naming_the_key():
+    from components.config import ConfigError
+    from offline.stack_input import load_stack_input, validate
+
+    si = load_stack_input("dev", {"coprs:prices": {"flavorsPerHour": {"s3.xlarge.4": -1}, "currency": "EUR"}})
+    with pytest.raises(ConfigError, match=r"coprs:prices\.flavorsPerHour = .*prices must be 0 or more \(check s3\.xlarge\.4\)"):
+        validate(si)
+    si = load_stack_input("dev", {"coprs:prices": {"flavorPerHour": {}}})
+    with pytest.raises(ConfigError, match=r"coprs:prices\.flavorPerHour is not a known key"):
+        validate(si)
