@@ -34,7 +34,7 @@ from . import policy_config
 from .harness import PROJECT, run_stack
 from .output import emit
 from .recorded import Recorded, RunResult
-from .stack_input import ROOT, load_stack_input
+from .stack_input import ROOT, load_stack_input, read_stack_file
 from .tables import markdown_table, md_text, text_table
 
 CONFIG_DIR = ROOT / "policies" / "config"
@@ -415,11 +415,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stack-file", default=None, help="read the stack config from this file instead of Pulumi.<stack>.yaml")
     args = ap.parse_args(argv)
     try:
-        from .plan import read_stack_file
-
         config_file = Path(args.config) if args.config else None
         load_config(config_file or config_path(args.stack))  # a bad policy config stops before the (longer) run
-        result = run_stack(args.stack, document=read_stack_file(args.stack_file)) if args.stack_file else None
+        result = run_stack(args.stack, document=read_stack_file(Path(args.stack_file))) if args.stack_file else None
         report = run_audit(args.stack, config_file, result)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from pulumi.runtime import mocks as pmocks
 
-from components.config import StackConfig
+from components.config import NAMESPACE, RESERVED_ADDRESSES, ConfigError, StackConfig
 
 from .recorded import strip_secrets
 
@@ -20,17 +20,21 @@ def _h(text: str) -> int:
 
 
 class _AddressPool:
-    """Deterministic addresses: a name always maps to the same address in one run."""
+    """Deterministic addresses: a name always maps to the same address in one run; a full pool is an error."""
 
-    def __init__(self, cidr: str, skip: int = 10):
+    def __init__(self, cidr: str, skip: int = RESERVED_ADDRESSES - 1, key: str = f"{NAMESPACE}:network.cidr"):
         self.net = ipaddress.ip_network(cidr)
         self.skip = skip
-        self.size = self.net.num_addresses - skip - 1
+        self.key = key
+        self.size = max(self.net.num_addresses - skip - 1, 0)
         self.used: dict[str, str] = {}
         self.taken: set[int] = set()
 
     def get(self, key: str) -> str:
         if key not in self.used:
+            if len(self.taken) >= self.size:
+                raise ConfigError([f"{self.key} = {str(self.net)!r}: no address left for {key} "
+                                   f"({self.size} addresses, all given out)"])
             i = _h(key) % self.size
             while i in self.taken:
                 i = (i + 1) % self.size
@@ -65,7 +69,7 @@ class RecordingMocks(pmocks.Mocks):
         self.cfg = cfg
         cidr = cfg.network.cidr if cfg.network else "192.168.0.0/16"
         self.private = _AddressPool(cidr)
-        self.public = _AddressPool("203.0.113.0/24", skip=1)
+        self.public = _AddressPool("203.0.113.0/24", skip=1, key="the offline floating IP range")
         self.port_ips: dict[str, str] = {}
         self.fakers: dict[str, Faker] = dict(DEFAULT_FAKERS)
 

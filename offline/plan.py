@@ -17,13 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from components.config import ConfigError
 
 from .harness import run_stack
 from .output import emit
 from .recorded import RunResult
+from .stack_input import read_stack_file
 from .tables import text_table
 
 
@@ -162,13 +161,6 @@ def render_summary(result: RunResult, extra: list[str], verbose: bool = True,
     return "\n".join(out + extra)
 
 
-def read_stack_file(path: str) -> dict:
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError([f"cannot read stack file {path}: {err}".replace("\n", " ")]) from None
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="make plan", description=__doc__.splitlines()[0])
     ap.add_argument("--stack", default="dev")
@@ -179,7 +171,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     help="a needed secret the stack file lacks is an error, not faked (the default once it holds any)")
     args = ap.parse_args(argv)
     try:
-        document = read_stack_file(args.stack_file) if args.stack_file else None
+        document = read_stack_file(Path(args.stack_file)) if args.stack_file else None
         result = run_stack(args.stack, document=document, require_secrets=args.require_secrets)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)

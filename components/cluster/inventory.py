@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
-from ..config import BASTION, CONTROL_PLANE, StackConfig, oidc_issuer
+from ..config import BASTION, CONTROL_PLANE, NODE_PREFIX, StackConfig, oidc_issuer
 
 API_PORT = 6443
 INVENTORY_FILE = "hosts.yaml"
@@ -139,7 +139,7 @@ def group_vars(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[
         "kube_network_plugin": "calico",
         "kube_pods_subnet": c.pod_cidr,
         "kube_service_addresses": c.service_cidr,
-        "kube_network_node_prefix": 24,
+        "kube_network_node_prefix": NODE_PREFIX,  # the config checks the pod CIDR has a block per node
         "kube_apiserver_port": API_PORT,
         "supplementary_addresses_in_ssl_keys": [*sans, f"kube.{cfg.domain}"],
         # API audit log: kept audit_log_maxage days on every control-plane node.
