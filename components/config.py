@@ -402,11 +402,16 @@ class PlatformConfig(Model):
 # prices (read only by `make plan` / `make diff`: the monthly estimate of the capacity figures)
 
 
+Currency = pattern("a currency code like EUR", r"[A-Z]{3}", 3, 3)
+# a volume type, or `default` for volumes that name none
+VolumeType = OpenStackName
+
+
 class PricesConfig(Model):
-    currency: str = Field(default="EUR", min_length=1, max_length=8)
+    currency: Currency = "EUR"  # type: ignore[valid-type]
     hours_per_month: float = Field(default=730, gt=0, le=744)
-    flavors_per_hour: dict[str, float] = {}
-    volume_gb_per_month: dict[str, float] = {}
+    flavors_per_hour: dict[OpenStackName, float] = {}  # type: ignore[valid-type]
+    volume_gb_per_month: dict[VolumeType, float] = {}  # type: ignore[valid-type]
     floating_ip_per_month: float = Field(default=0, ge=0)
     load_balancer_per_month: float = Field(default=0, ge=0)
 
