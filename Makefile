@@ -7,8 +7,9 @@ PLAN_OUT ?= plan-$(STACK).json
 ARGS ?=
 VERBOSE ?=
 SCHEMA ?= schema/pulumi-stack.schema.json
+CHARTS_ARG = $(if $(CHARTS),--charts $(CHARTS))
 
-.PHONY: help venv venv-offline plan test diff bench inventory audit doctor schema
+.PHONY: help venv venv-offline plan test diff bench inventory audit doctor schema render
 
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json] [VERBOSE=1] [ARGS=...]   offline preview: one-screen summary, plan JSON"
@@ -18,9 +19,11 @@ help:
 	@echo "make schema                                       regenerate $(SCHEMA) (editor validation of Pulumi.<stack>.yaml)"
 	@echo "make bench [ARGS='--runs 1 --cases dev']          offline preview time and memory: dev, prod, 50/200/500 workers"
 	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
+	@echo "make render [STACK=...] [CHARTS=dir] [ARGS=...]  render every Helm release (real Helm engine) into render-<stack>/"
 	@echo "make test                                         the whole test suite"
+	@echo "  CHARTS=dir (plan, audit, render): chart archives/folders instead of the chart cache (COPRS_CHART_CACHE)"
 
-# One venv, two layers: the offline tools' requirements (plan, diff, audit, inventory, bench, doctor, schema)
+# One venv, two layers: the offline tools' requirements (plan, diff, audit, render, inventory, bench, doctor, schema)
 # and, on top, the test suite's. A first run says so: creating the venv and installing takes a minute or two.
 define install
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -45,7 +48,7 @@ venv: $(VENV)/.installed
 	@:
 
 plan: venv-offline
-	@$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT) $(if $(filter-out 0,$(VERBOSE)),--verbose) $(ARGS)
+	@$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT) $(if $(filter-out 0,$(VERBOSE)),--verbose) $(CHARTS_ARG) $(ARGS)
 
 test: venv
 	$(PY) -m pytest -q $(ARGS)
@@ -56,7 +59,7 @@ diff: venv-offline
 	@$(PY) -m offline.diff $(BASE) $(HEAD) --format $(FORMAT) $(ARGS)
 
 bench: venv-offline
-	$(PY) -m bench.run $(ARGS)
+	$(PY) -m bench.run $(CHARTS_ARG) $(ARGS)
 
 INVENTORY_DIR ?= inventory-$(STACK)
 inventory: venv-offline
@@ -64,7 +67,7 @@ inventory: venv-offline
 
 AUDIT_DIR ?= audit-$(STACK)
 audit: venv-offline
-	@$(PY) -m offline.audit --stack $(STACK) --out $(AUDIT_DIR) $(ARGS)
+	@$(PY) -m offline.audit --stack $(STACK) --out $(AUDIT_DIR) $(CHARTS_ARG) $(ARGS)
 
 # The host checks need nothing installed (a too-old Python is reported, not a pip error); the stack checks
 # run in the offline venv.
@@ -75,3 +78,7 @@ doctor:
 
 schema: venv-offline
 	$(PY) -m offline.schema --out $(SCHEMA)
+
+RENDER_DIR ?= render-$(STACK)
+render: venv-offline
+	$(PY) -m offline.render --stack $(STACK) --out $(RENDER_DIR) $(CHARTS_ARG) $(ARGS)

@@ -22,6 +22,7 @@ from components.config import ConfigError
 from .harness import run_stack
 from .output import emit
 from .recorded import RunResult
+from .render import add_chart_args, apply_chart_args
 from .stack_input import read_stack_file
 from .tables import text_table
 
@@ -169,7 +170,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="every section, not the one-screen summary")
     ap.add_argument("--require-secrets", action="store_true", default=None,
                     help="a needed secret the stack file lacks is an error, not faked (the default once it holds any)")
+    add_chart_args(ap)
     args = ap.parse_args(argv)
+    apply_chart_args(args)
     try:
         document = read_stack_file(Path(args.stack_file)) if args.stack_file else None
         result = run_stack(args.stack, document=document, require_secrets=args.require_secrets)

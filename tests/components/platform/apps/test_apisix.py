@@ -38,7 +38,8 @@ def test_values_reference_the_generated_admin_key_by_name(any_stack):
 
 def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
     routes = {r.inputs["metadata"]["name"]: r for r in any_stack.of_type(ROUTE)}
-    assert set(routes) == {"apisix", "ceph", "linkerd"}
+    assert set(routes) == {"apisix", "ceph", "linkerd", "iam"}
+    routes.pop("iam")  # the identity provider's own pages (test_keycloak)
     domain = any_stack.config.domain
     secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
                for s in any_stack.of_type("kubernetes:core/v1:Secret")}
@@ -57,7 +58,7 @@ def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
     tls = any_stack.of_type("kubernetes:apisix.apache.org/v2:ApisixTls")
     assert [t.inputs["spec"]["hosts"] for t in tls] == [[f"*.{domain}"]]
     assert oidc_issuer(any_stack.config) == f"https://iam.{domain}/realms/coprs"
-    assert set(any_stack.outputs["urls"]) == set(routes)
+    assert set(any_stack.outputs["urls"]) == {*routes, "iam"}
 
 
 def test_the_gateway_reaches_every_other_namespace(dev):
