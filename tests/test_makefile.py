@@ -30,7 +30,8 @@ def ready_venv(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("target, module", [("bench", "bench.run"), ("audit", "offline.audit"), ("plan", "offline.plan"),
-                                            ("inventory", "offline.inventory"), ("test", "pytest")])
+                                            ("inventory", "offline.inventory"), ("render", "offline.render"),
+                                            ("test", "pytest")])
 def test_args_are_forwarded(ready_venv, target, module):
     out = make(target, "ARGS=--marker-arg", venv=ready_venv).stdout
     line = next(line for line in out.splitlines() if module in line)

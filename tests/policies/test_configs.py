@@ -14,7 +14,7 @@ from policies.coprs_policies.registry import BY_ID, RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = ["dev", "prod"]
-# Medium rules that stay advisory in prod, each for a reason the README gives.
+# Medium rules that stay advisory in prod, each for a reason docs/policy-pack.md gives.
 PROD_ADVISORY_MEDIUM = {"OS-01", "OS-26"}
 
 
