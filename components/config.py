@@ -34,6 +34,7 @@ SECRET_KEYS: dict[str, str] = {
     "coprs:s3SecretKey": "secret key of the S3-compatible object store",
     "coprs:kubeconfig": "kubeconfig of an existing cluster (cluster.mode: existing, without kubeconfigFromStack)",
     "coprs:acmeDnsCredentials": "credentials of the DNS01 solver of the public certificate issuer (ACME only)",
+    "coprs:scdfRegistryPassword": "password of the container registry of SCDF's stream and task images (with scdf settings.registry)",
 }
 
 # Config namespaces a stack file may use: this program's and those of the providers it runs with.

@@ -7,7 +7,7 @@ passphrase, secret, token, key or credentials) so the offline tools stop before 
 `needed_secrets` says which secret keys this stack's program reads, from the raw config (no validation
 needed): the OpenStack password when it provisions a cloud (unless `openstack:cloud` names a clouds.yaml
 entry), the object-store keys when it has object storage, the kubeconfig of an existing cluster not read
-from another stack, the DNS01 credentials of an ACME issuer.
+from another stack, the DNS01 credentials of an ACME issuer, SCDF's registry password with a registry.
 """
 
 from __future__ import annotations
@@ -96,8 +96,14 @@ def needed_secrets(values: Mapping[str, Any]) -> dict[str, str]:
         out[f"{NAMESPACE}:s3SecretKey"] = "coprs:objectStorage is set (buckets and their consumers)"
     if existing and not cluster.get("kubeconfigFromStack"):
         out[f"{NAMESPACE}:kubeconfig"] = "cluster.mode is existing without cluster.kubeconfigFromStack"
-    if issuer.get("type") == "acme" and platform.get("enabled", True) is not False:
+    platform_on = platform.get("enabled", True) is not False
+    if issuer.get("type") == "acme" and platform_on:
         out[f"{NAMESPACE}:acmeDnsCredentials"] = "platform.issuer is ACME: its DNS01 solver's credentials"
+    apps = platform.get("apps") if isinstance(platform.get("apps"), Mapping) else {}
+    scdf = apps.get("scdf") if isinstance(apps.get("scdf"), Mapping) else {}
+    settings = scdf.get("settings") if isinstance(scdf.get("settings"), Mapping) else {}
+    if settings.get("registry") and scdf.get("enabled", True) is not False and platform_on:
+        out[f"{NAMESPACE}:scdfRegistryPassword"] = "platform.apps.scdf.settings.registry is set (image pull secret)"
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import (apisix, cert_manager, falco, gateway_api, graylog, keda, keycloak, linkerd, linkerd_viz, metrics_server, openldap,
-               rook_ceph, velero)
+               rook_ceph, scdf, velero)
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -20,4 +20,5 @@ APPS: tuple[App, ...] = (
     openldap.APP,
     keycloak.APP,
     graylog.APP,
+    scdf.APP,
 )

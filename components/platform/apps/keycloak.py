@@ -14,6 +14,8 @@
 - published at https://iam.<domain> with only the realm's public paths (`/realms/<realm>/…` and the
   static `/resources/…`). The admin console and the master realm are NOT routed: administrators use
   `kubectl -n iam port-forward svc/keycloak-http 8080:80` (see the README);
+- root filesystem writable (K-19 exemption): the stock image re-augments at `start` (db, health and metrics
+  are build options) into /opt/keycloak/lib/quarkus; read-only needs an optimized image (follow-up);
 - metrics and health on the management port 9000 (ServiceMonitor); JSON logs, security events
   (LOGIN, LOGIN_ERROR, …) logged for Fluent Bit → Kafka `fluentbit.keycloak`;
 - the realm: a ConfigMap with the realm document (no secret in it: `$(env:…)` placeholders) imported by
