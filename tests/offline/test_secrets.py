@@ -79,6 +79,8 @@ def test_the_secrets_a_stack_needs():
     existing = {**dev, "coprs:cluster": {"mode": "existing"}}
     del existing["coprs:objectStorage"]
     assert set(needed_secrets(existing)) == {"coprs:kubeconfig"}
+    registry = {**dev, "coprs:platform": {"apps": {"scdf": {"settings": {"registry": {"host": "r.example.org"}}}}}}
+    assert "coprs:scdfRegistryPassword" in needed_secrets(registry)
     assert load_stack_input("dev").faked_secrets == ["openstack:password", "coprs:s3AccessKey", "coprs:s3SecretKey"]
 
 
