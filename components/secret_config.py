@@ -104,6 +104,11 @@ def needed_secrets(values: Mapping[str, Any]) -> dict[str, str]:
     settings = scdf.get("settings") if isinstance(scdf.get("settings"), Mapping) else {}
     if settings.get("registry") and scdf.get("enabled", True) is not False and platform_on:
         out[f"{NAMESPACE}:scdfRegistryPassword"] = "platform.apps.scdf.settings.registry is set (image pull secret)"
+    exporter = apps.get("openstack-exporter") if isinstance(apps.get("openstack-exporter"), Mapping) else {}
+    exporter_settings = exporter.get("settings") if isinstance(exporter.get("settings"), Mapping) else {}
+    if exporter_settings.get("applicationCredentialId") and exporter.get("enabled", True) is not False and platform_on:
+        out[f"{NAMESPACE}:openstackExporterCredential"] = (
+            "platform.apps.openstack-exporter.settings.applicationCredentialId is set (its application credential)")
     return out
 
 

@@ -48,7 +48,7 @@ def targets(ctx: AppContext) -> list[tuple[str, str, UiRoute]]:
     out = []
     for app in ctx.registry.enabled.values():
         for r in app.routes:
-            out.append((r.name, f"https://{r.host}.{ctx.domain}{r.probe}", r))
+            out.append((r.name, f"https://{r.host}.{ctx.domain}{r.probe.format(realm=ctx.cfg.cluster.oidc.realm)}", r))
     return sorted(out, key=lambda t: t[0])
 
 

@@ -11,7 +11,8 @@ from tests.components.platform.helpers import api_of, is_custom_resource, platfo
 
 # Settings that switch the opt-in exporters on (test values: the secret is the harness's dummy).
 OPT_IN = {"openstack-exporter": {"coprs:platform.apps.openstack-exporter.settings": {
-    "applicationCredentialId": "0123456789abcdef0123"}}}
+    "applicationCredentialId": "0123456789abcdef0123"}},
+          "openldap": {"coprs:platform.apps.openldap.settings": {"metrics": True}}}
 
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "Probe", "ScrapeConfig"}
 MONITOR_KEYS = ("serviceMonitor.enabled", "servicemonitor.enabled", "podMonitor.enabled", "monitoring.enabled",
