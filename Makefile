@@ -10,7 +10,7 @@ PLAN_OUT ?= plan-$(STACK).json
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
 	@echo "make diff BASE=old.json HEAD=new.json [FORMAT=text|markdown]   resource-level diff of two plans"
-	@echo "make bench                                        offline preview time and memory: dev, prod, 50/200/500 workers"
+	@echo "make bench                                        offline preview time, memory and plan size: dev, prod, 50 to 2,000 workers"
 	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
 	@echo "make audit [STACK=dev|prod] [AUDIT_DIR=dir]       policy pack offline: table + JSON/SARIF/Markdown reports; fails on mandatory violations"
 	@echo "make test                                         the whole test suite"
