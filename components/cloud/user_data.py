@@ -8,6 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 import yaml
+from pydantic import TypeAdapter
+
+from ..config_types import UnixUser
+
+# The sshd_config line `AllowUsers <user>` takes the user as a word: only a Unix user name gets there.
+_SSH_USER = TypeAdapter(UnixUser)
 
 SYSCTL = {
     "net.ipv4.conf.all.accept_redirects": 0,
@@ -71,6 +77,7 @@ def render(hostname: str, role: str, ssh_user: str) -> str:
 
 @lru_cache(maxsize=None)
 def _render(hostname: str, role: str, ssh_user: str) -> str:
+    ssh_user = _SSH_USER.validate_python(ssh_user)
     packages = ["auditd", "fail2ban", "unattended-upgrades", "chrony"]
     doc = {
         "hostname": hostname,

@@ -34,7 +34,7 @@ import pulumi_command as command
 from ..config import KUBESPRAY_RELEASES, StackConfig
 from . import inventory as inv
 
-__all__ = ["KubesprayArgs", "KubesprayRun", "rewrite_server", "script", "work_dir"]
+__all__ = ["KubesprayArgs", "KubesprayRun", "rewrite_server", "script", "shell_path", "work_dir"]
 
 TRIGGERS_ENV = "COPRS_TRIGGERS"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -129,14 +129,18 @@ class KubesprayArgs:
     depends_on: Sequence[pulumi.Resource]  # instances, ports, volume attachments, floating IPs, LB members
 
 
-def _shell_path(path: str) -> str:
-    """A config path for a double-quoted shell string, with `~` as $HOME."""
-    return ("$HOME" + path[1:]) if path.startswith("~") else path
+def shell_path(path: str) -> str:
+    """A config path as one shell word, quoted (never pasted), with a leading `~/` as "$HOME"."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def work_dir(cfg: StackConfig, project: str, stack: str) -> str:
-    """Where a stack's inventories are written (under the cache directory, one per project and stack)."""
-    return f"{_shell_path(cfg.cluster.kubespray.cache_dir.rstrip('/'))}/inventories/{project}-{stack}"
+    """Where a stack's inventory is written (under the cache directory, one per project and stack): a shell word."""
+    return shell_path(f"{cfg.cluster.kubespray.cache_dir.rstrip('/')}/inventories/{project}-{stack}")
 
 
 def script(cfg: StackConfig, action: str, work: str, trigger: str = "", inventory_urn: str = "") -> str:
@@ -147,12 +151,13 @@ def script(cfg: StackConfig, action: str, work: str, trigger: str = "", inventor
     """
     ks = cfg.cluster.kubespray
     commit = KUBESPRAY_RELEASES.get(ks.version, {}).get("commit", "")
-    cache = _shell_path(ks.cache_dir.rstrip("/"))
+    cache = shell_path(ks.cache_dir.rstrip("/") or "/")
     q = shlex.quote
     urn = re.sub(r'([\\"$`])', r"\\\1", inventory_urn)  # for a double-quoted string
     head = f"""set -euo pipefail
 KS_VERSION={q(ks.version)}; KS_REPO={q(ks.repository)}; KS_COMMIT={q(commit)}
-KS_DIR="{cache}/$KS_VERSION"; KS_VENV="{cache}/venv-$KS_VERSION"; WORK="{work}"
+KS_CACHE={cache}; WORK={work}
+KS_DIR="$KS_CACHE/$KS_VERSION"; KS_VENV="$KS_CACHE/venv-$KS_VERSION"
 fetch() {{
   [ -f "$KS_DIR/.coprs-fetched" ] && return 0
   rm -rf "$KS_DIR.tmp" && mkdir -p "$(dirname "$KS_DIR")"

@@ -14,18 +14,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from ..config import StackConfig
+from ..config import StackConfig, oidc_issuer
 from .app import App, UiRoute, logical
 
 INGRESS_CLASS = "apisix"
 APISIX_API = "apisix.apache.org/v2"
 OIDC_SECRET_KEYS = ("client_secret", "session.secret")
-
-
-def oidc_issuer(cfg: StackConfig) -> str:
-    """Keycloak realm of the platform: https://iam.<domain>/realms/<realm> unless config names another issuer."""
-    oidc = cfg.cluster.oidc
-    return (oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}").rstrip("/")
 
 
 def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ...config import DNS01_SECRET_FIELDS, NAMESPACE as CONFIG_NS, ConfigError
+from ...config import NAMESPACE as CONFIG_NS, ConfigError, dns01_solver
 from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, MeshInbound, apiserver
 from ..flows import HOSTS, WORLD, Flow, Port, pods, tcp
 from ..placement import Resources
@@ -77,8 +77,7 @@ def _public_issuer(ctx: AppContext) -> str:
         string_data={"credentials": credentials},
         opts=ctx.opts(),
     )
-    solver = {**issuer.dns01.settings,
-              DNS01_SECRET_FIELDS[issuer.dns01.provider]: {"name": DNS_CREDENTIALS_SECRET, "key": "credentials"}}
+    solver = dns01_solver(issuer.dns01, {"name": DNS_CREDENTIALS_SECRET, "key": "credentials"})
     ctx.custom_resource(
         PUBLIC_ISSUER, API, "ClusterIssuer",
         {

@@ -17,6 +17,8 @@ import pytest
 from components.cluster import kubespray
 from offline.harness import RunResult
 
+from .fake_kubespray import fake_cache
+
 REAL_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 # Kubespray's playbooks only record their arguments; the program's wait playbook runs for real when
 # REAL_PLAYBOOK is set (else it is recorded too, as a wait that found every node up).
@@ -47,18 +49,11 @@ def _cfg(run: RunResult, **kubespray_fields):
 @pytest.fixture
 def fake_home(tmp_path: Path) -> Path:
     """A cache holding an already fetched Kubespray and its venv, whose ansible-playbook only records calls."""
-    cache = tmp_path / ".cache" / "coprs" / "kubespray"
-    checkout, venv = cache / "v2.31.0", cache / "venv-v2.31.0"
-    (venv / "bin").mkdir(parents=True)
-    checkout.mkdir(parents=True)
-    (checkout / ".coprs-fetched").touch()
-    (venv / ".coprs-installed").touch()
-    os.symlink(sys.executable, venv / "bin" / "python")
+    fake_cache(tmp_path / ".cache" / "coprs" / "kubespray", {"ansible-playbook": FAKE_PLAYBOOK})
     tools = tmp_path / "tools"
     tools.mkdir()
-    for path, body in ((venv / "bin" / "ansible-playbook", FAKE_PLAYBOOK), (tools / "cloud-init", FAKE_CLOUD_INIT)):
-        path.write_text(body)
-        path.chmod(0o755)
+    (tools / "cloud-init").write_text(FAKE_CLOUD_INIT)
+    (tools / "cloud-init").chmod(0o755)
     return tmp_path
 
 
