@@ -19,10 +19,12 @@ def test_cases_are_dev_prod_and_prod_shaped_worker_counts():
 
 
 def test_generated_cases_are_valid_prod_configs_with_that_many_workers():
-    for name, (stack, overrides) in bench.cases((50, 500)).items():
+    for name, (stack, overrides) in bench.cases((50, 500, 2000)).items():
         cfg = validate(load_stack_input(stack, overrides))
         groups = {g: ng.count for g, ng in cfg.node_groups.items()}
-        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-50": 50, "prod-500": 500}[name]
+        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-50": 50, "prod-500": 500, "prod-2000": 1000}[name]
+        # past a group's maximum (1,000 nodes) the processing group takes the rest
+        assert groups["processing"] == {"dev": 1, "prod-2000": 1000}.get(name, 0)
 
 
 def test_one_measured_run_reports_times_memory_and_the_critical_path(monkeypatch):
@@ -72,7 +74,7 @@ def test_the_scale_goals_are_computed_and_reported_met_or_not():
     table = bench.render(results, bench.summarize(results, (100, 1000)), 1)
     assert "preview 18.0 s (cpu 18.0 s), goal <= 15 s: NOT met" in table
     assert "peak memory 600 MB, goal <= 1024 MB: met" in table and "time ratio 9.0x (cpu 9.0x), goal <= 11x: met" in table
-    assert "plan bytes per worker ratio 1.00x, goal <= 1.2x: met" in table
+    assert "plan bytes per worker ratio 1.00x, goal <= 1.2x: met (each worker past prod-100 adds 10,000 bytes)" in table
     assert "10,000" in table  # plan bytes per worker of prod-1000, in the table
 
 
@@ -90,4 +92,6 @@ def test_a_failed_case_is_reported_not_summarized():
     }
     summary = bench.summarize(results, (50, 500))
     assert "scaling" not in summary and summary["prodCriticalPath"]["seconds"] == 600.0
-    assert "prod-500  failed: NameError" in bench.render(results, summary, 1)
+    table = bench.render(results, summary, 1)
+    assert "prod-500 failed: NameError: name 'x' is not defined" in table
+    assert [line.split()[:2] for line in table.splitlines() if line.startswith("prod-500 ")] == [["prod-500", "failed"], ["prod-500", "failed:"]]

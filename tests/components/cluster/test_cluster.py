@@ -119,6 +119,9 @@ def test_kubespray_step_inputs_do_not_grow_with_the_node_count():
         for r in run.of_type(LOCAL, REMOTE):
             kind = r.name if not r.name.startswith("kubespray-join-") else "kubespray-join"
             out[kind] = max(out.get(kind, 0), len(json.dumps(r.masked_inputs, sort_keys=True)))
+            # what reaches a command line or an environment variable (Linux: 128 KiB each) stays small
+            argv = [r.inputs.get(k) or "" for k in ("create", "update", "delete")]
+            assert max(len(a.encode()) for a in [*argv, *(r.inputs.get("environment") or {}).values()]) < 16 * 1024, r.name
         return out
 
     small, large = sizes(3), sizes(23)

@@ -151,7 +151,7 @@ def test_cluster_step_waits_for_the_nodes_then_runs_cluster_yml_with_the_key_on_
 def test_the_wait_gives_up_after_its_attempts_and_names_the_nodes_that_never_came_up(dev: RunResult, fake_home: Path):
     write_inventory(dev.config, fake_home, local_inventory(fake_home, joined={"cp-1", "w-1", "w-2"}, dead=("w-3",)))
     out = run_script(kubespray.script(dev.config, "scale", WORK, "scale-digest", URN), fake_home, stdin="k",
-                     real_wait=True, COPRS_WAIT_ATTEMPTS="2", COPRS_WAIT_DELAY="0", COPRS_WAIT_TIMEOUT="2")
+                     real_wait=True, COPRS_WAIT_ATTEMPTS="2", COPRS_WAIT_DELAY="0", COPRS_WAIT_TIMEOUT="1")
     assert out.returncode == 1
     assert "not ready yet: w-3; attempt 2 of 2" in out.stdout  # the second attempt retries w-3 alone
     last = out.stderr.strip().splitlines()[-1]
