@@ -78,6 +78,8 @@ def test_one_scale_step_joins_every_worker_without_a_kubelet(any_stack: RunResul
         assert join.urn in scale.dependencies and instance.urn in scale.dependencies
         port = any_stack.named(f"{w}-port", "openstack:networking/port:Port")
         assert set(join.dependencies) <= {instance.urn, port.urn}  # its own VM only: no quadratic state
+        # the per-node scale step of earlier releases, kept (updated in place) rather than deleted and re-created
+        assert join.aliases == [join.urn.replace("::kubespray-join-", "::kubespray-scale-")]
 
 
 def test_scale_out_replaces_the_one_scale_step_and_adds_the_markers_of_the_new_nodes(prod: RunResult):
