@@ -6,6 +6,9 @@ Python process (`--one CASE`) that imports the program, runs it under the mocks,
 and critical path included), renders the summary and serializes the plan JSON, then reports its phase
 times (wall clock and CPU: the machine is shared), its peak resident memory (getrusage) and the size of
 the plan JSON, in all and per worker node. Each case runs several times; the median is reported.
+`prod-rendered` is prod with every Helm release rendered and judged from warm charts (`--charts DIR`, else the
+chart cache); every other case renders nothing (an empty chart directory: one "not rendered" line per release,
+never a pull), so prod-rendered minus prod is what the rendered checks add to `make plan STACK=prod`.
 Prints a table and the scale goals, and writes the figures as JSON (bench/results.json, not committed).
 Figures, not asserts.
 """
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -31,11 +36,13 @@ GROUP = "infra"
 OVERFLOW_GROUP = "processing"  # takes the workers past a group's maximum (MAX_NODES_PER_GROUP)
 # The goals of issue 16, at 1,000 infra workers against 100.
 GOALS = {"at": 1000, "base": 100, "previewSeconds": 15.0, "peakRssMb": 1024.0, "timeRatio": 11.0, "bytesPerWorkerRatio": 1.2}
+RENDERED = "prod-rendered"
+RENDER_BUDGET_SECONDS = 10.0
 
 
 def cases(workers: tuple[int, ...] = DEFAULT_WORKERS) -> dict[str, tuple[str, dict[str, Any]]]:
     """case name → (stack, config overrides)."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {})}
+    out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {}), RENDERED: ("prod", {})}
     for n in workers:
         infra, rest = min(n, MAX_NODES_PER_GROUP), n - min(n, MAX_NODES_PER_GROUP)
         if rest > MAX_NODES_PER_GROUP:
@@ -94,13 +101,25 @@ def measure(stack: str, overrides: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_case(name: str, runs: int) -> dict[str, Any]:
+def case_env(name: str, charts: Optional[str], empty: str) -> dict[str, str]:
+    """The child's environment: warm charts for prod-rendered, an empty chart directory for every other case."""
+    env = {k: v for k, v in os.environ.items() if k != "COPRS_CHARTS"}
+    if name != RENDERED:
+        env["COPRS_CHARTS"] = empty
+    elif charts:
+        env["COPRS_CHARTS"] = str(Path(charts).resolve())
+    return env
+
+
+def run_case(name: str, runs: int, charts: Optional[str] = None) -> dict[str, Any]:
     """Runs one case `runs` times, each in a fresh process; returns every run and the medians."""
     samples = []
+    empty = tempfile.mkdtemp(prefix="coprs-bench-no-charts-")
     for _ in range(runs):
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.run", "--one", name], cwd=ROOT, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "bench.run", "--one", name], cwd=ROOT, capture_output=True, text=True, check=False,
+            env=case_env(name, charts, empty),
         )
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
@@ -145,6 +164,10 @@ def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> d
             # what one more worker costs, without the fixed part (platform layer, control plane...)
             "marginalBytesPerWorker": (b["planBytes"] - a["planBytes"]) / (b["workers"] - a["workers"]),
         }
+    if "prod" in ok and RENDERED in ok:
+        added = ok[RENDERED]["median"]["previewSeconds"] - ok["prod"]["median"]["previewSeconds"]
+        out["renderedChecks"] = {"addedSeconds": added, "budgetSeconds": RENDER_BUDGET_SECONDS,
+                                 "withinBudget": added <= RENDER_BUDGET_SECONDS}
     if "prod" in ok:
         m = ok["prod"]["median"]
         out["prodCriticalPath"] = {
@@ -165,20 +188,20 @@ def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: in
             continue
         m = res["median"]
         cp = m.get("criticalPathSeconds")
-        per_worker = m.get("planBytesPerWorker")
+        fig = lambda key, fmt, scale=1.0: format(m[key] / scale, fmt) if m.get(key) is not None else "-"  # noqa: E731
         rows.append(
             (
                 name,
-                f"{m['workers']:.0f}",
-                f"{m['resources']:.0f}",
-                f"{m['previewSeconds']:.2f}",
-                f"{m['previewCpuSeconds']:.2f}",
-                f"{m['programSeconds']:.2f}",
-                f"{m['planSeconds']:.2f}",
-                f"{m['peakRssMb']:.0f}",
-                f"{m['planBytes'] / 1e6:.1f}",
-                f"{per_worker:,.0f}" if per_worker else "-",
-                f"{m['waves']:.0f}",
+                fig("workers", ".0f"),
+                fig("resources", ".0f"),
+                fig("previewSeconds", ".2f"),
+                fig("previewCpuSeconds", ".2f"),
+                fig("programSeconds", ".2f"),
+                fig("planSeconds", ".2f"),
+                fig("peakRssMb", ".0f"),
+                fig("planBytes", ".1f", 1e6),
+                fig("planBytesPerWorker", ",.0f"),
+                fig("waves", ".0f"),
                 f"{cp / 60:.1f} min" if cp else "-",
             )
         )
@@ -209,6 +232,10 @@ def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: in
             f"{mark(g['bytesPerWorkerRatio'] <= want['bytesPerWorkerRatio'])} "
             f"(each worker past prod-{want['base']} adds {g['marginalBytesPerWorker']:,.0f} bytes)",
         ]
+    if "renderedChecks" in summary:
+        r = summary["renderedChecks"]
+        out.append(f"rendered checks on prod (prod-rendered - prod): {r['addedSeconds']:+.2f} s, "
+                   f"{'within' if r['withinBudget'] else 'OVER'} the {r['budgetSeconds']:.0f} s budget")
     if "prodCriticalPath" in summary and summary["prodCriticalPath"]["seconds"]:
         c = summary["prodCriticalPath"]
         out.append(
@@ -234,11 +261,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS, help="infra worker counts of the prod-shaped cases")
     ap.add_argument("--cases", default=None, help="comma-separated subset of the cases (default: all)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--charts", default=None, help="warm charts for prod-rendered (default: COPRS_CHARTS, else the chart cache)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process: one run, JSON on stdout
     args = ap.parse_args(argv)
 
     if args.one:
-        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") else ())
+        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") and args.one != RENDERED else ())
         stack, overrides = known[args.one]
         print(json.dumps(measure(stack, overrides)))
         return 0
@@ -255,7 +283,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     results = {}
     for name in chosen:
         print(f"  {name}: {args.runs} run(s)...", file=sys.stderr, flush=True)
-        results[name] = run_case(name, args.runs)
+        results[name] = run_case(name, args.runs, args.charts or os.environ.get("COPRS_CHARTS"))
     summary = summarize(results, args.workers)
     print(render(results, summary, args.runs))
     doc = {

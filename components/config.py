@@ -245,6 +245,10 @@ class ObjectStorageConfig(Model):
     addressing_style: Literal["path", "virtual"] = "path"
     verify_tls: bool = True
 
+    def bucket(self, suffix: str) -> str:
+        """The name of one of the platform's buckets: `<bucketPrefix>-<suffix>`."""
+        return f"{self.bucket_prefix}-{suffix}"
+
 
 # ---------------------------------------------------------------------------------------------
 # platform
