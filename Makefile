@@ -17,7 +17,7 @@ help:
 	@echo "make audit [STACK=dev|prod] [AUDIT_DIR=dir] [ARGS=...]   policy pack offline: table + JSON/SARIF/Markdown; fails on mandatory violations"
 	@echo "make doctor [STACK=...]                           preflight: Python, Pulumi CLI, stack file, secrets, policy config, Kubespray runner"
 	@echo "make schema                                       regenerate $(SCHEMA) (editor validation of Pulumi.<stack>.yaml)"
-	@echo "make bench [ARGS='--runs 1 --cases dev']          offline preview time and memory: dev, prod, 50/200/500 workers"
+	@echo "make bench [ARGS='--runs 1 --cases dev']          offline preview time, memory and plan size: dev, prod, 50 to 2,000 workers"
 	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
 	@echo "make render [STACK=...] [CHARTS=dir] [ARGS=...]  render every Helm release (real Helm engine) into render-<stack>/"
 	@echo "make test                                         the whole test suite"

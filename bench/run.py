@@ -1,14 +1,16 @@
 """`make bench`: how long the offline preview takes and how much memory it needs, as the platform grows.
 
-Cases: the dev and prod stacks, and prod-shaped stacks with 50, 200 and 500 infra workers (prod's config
+Cases: the dev and prod stacks, and prod-shaped stacks with 50 to 2,000 infra workers (prod's config
 with the infra node group's count overridden in memory: no stack file is written). Each run is a fresh
 Python process (`--one CASE`) that imports the program, runs it under the mocks, builds the plan (waves
 and critical path included), renders the summary and serializes the plan JSON, then reports its phase
-times and its peak resident memory (getrusage). Each case runs several times; the median is reported.
+times (wall clock and CPU: the machine is shared), its peak resident memory (getrusage) and the size of
+the plan JSON, in all and per worker node. Each case runs several times; the median is reported.
 `prod-rendered` is prod with every Helm release rendered and judged from warm charts (`--charts DIR`, else the
 chart cache); every other case renders nothing (an empty chart directory: one "not rendered" line per release,
 never a pull), so prod-rendered minus prod is what the rendered checks add to `make plan STACK=prod`.
-Prints a table and writes the figures as JSON (bench/results.json, not committed). Figures, not asserts.
+Prints a table and the scale goals, and writes the figures as JSON (bench/results.json, not committed).
+Figures, not asserts.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from components.config import NODE_PREFIX
+from components.config import MAX_NODES_PER_GROUP, NODE_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WORKERS = (50, 200, 500)
+DEFAULT_WORKERS = (50, 100, 200, 500, 1000, 2000)
 GROUP = "infra"
+OVERFLOW_GROUP = "processing"  # takes the workers past a group's maximum (MAX_NODES_PER_GROUP)
+# The goals of issue 16, at 1,000 infra workers against 100.
+GOALS = {"at": 1000, "base": 100, "previewSeconds": 15.0, "peakRssMb": 1024.0, "timeRatio": 11.0, "bytesPerWorkerRatio": 1.2}
 RENDERED = "prod-rendered"
 RENDER_BUDGET_SECONDS = 10.0
 
@@ -39,7 +44,13 @@ def cases(workers: tuple[int, ...] = DEFAULT_WORKERS) -> dict[str, tuple[str, di
     """case name → (stack, config overrides)."""
     out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {}), RENDERED: ("prod", {})}
     for n in workers:
-        overrides: dict[str, Any] = {f"coprs:nodeGroups.{GROUP}.count": n, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": n}
+        infra, rest = min(n, MAX_NODES_PER_GROUP), n - min(n, MAX_NODES_PER_GROUP)
+        if rest > MAX_NODES_PER_GROUP:
+            raise ValueError(f"at most {2 * MAX_NODES_PER_GROUP} workers in a prod-shaped case, not {n}")
+        overrides: dict[str, Any] = {f"coprs:nodeGroups.{GROUP}.count": infra, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": infra}
+        if rest:
+            overrides |= {f"coprs:nodeGroups.{OVERFLOW_GROUP}.count": rest,
+                          f"coprs:nodeGroups.{OVERFLOW_GROUP}.autoscaling": {"minCount": rest, "maxCount": rest}}
         # Each node takes a /24 of the pod CIDR: past ~240 nodes prod's /16 is too small.
         prefix = min(16, NODE_PREFIX - (n + 32 - 1).bit_length())
         if prefix < 16:
@@ -56,25 +67,31 @@ def measure(stack: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """One offline preview in this process: phase times (s), peak memory (MB) and plan figures."""
     t0 = time.perf_counter()
     sys.path.insert(0, str(ROOT))
+    from components.config import node_role
     from offline.harness import run_stack
     from offline.plan import build_plan, render_summary
 
     imported_rss = _rss_mb()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     result = run_stack(stack, overrides)
     t2 = time.perf_counter()
     plan, extra = build_plan(result)
     render_summary(result, extra)
-    json.dumps(plan, indent=1, default=str)
-    t3 = time.perf_counter()
+    plan_bytes = len(json.dumps(plan, indent=1, default=str).encode())  # what `make plan` writes
+    t3, c3 = time.perf_counter(), time.process_time()
     cp = plan.get("criticalPath", {})
+    workers = sum(g.count for name, g in result.config.node_groups.items() if node_role(name) == "worker")
     return {
         "importSeconds": t1 - t0,
         "programSeconds": t2 - t1,
         "planSeconds": t3 - t2,
         "previewSeconds": t3 - t1,
+        "previewCpuSeconds": c3 - c1,
         "peakRssMb": _rss_mb(),
         "importRssMb": imported_rss,
+        "workers": workers,
+        "planBytes": plan_bytes,
+        "planBytesPerWorker": plan_bytes / workers if workers else None,
         "resources": result.counts()["resources"],
         "customResources": result.counts()["custom"],
         "waves": len(plan.get("waves", [])),
@@ -133,6 +150,20 @@ def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> d
             "previewSecondsRatio": b["previewSeconds"] / a["previewSeconds"],
             "peakRssRatio": b["peakRssMb"] / a["peakRssMb"],
         }
+    at, base = f"prod-{GOALS['at']}", f"prod-{GOALS['base']}"
+    if at in ok and base in ok:
+        a, b = ok[base]["median"], ok[at]["median"]
+        out["goals"] = {
+            "case": at,
+            "previewSeconds": b["previewSeconds"],
+            "previewCpuSeconds": b["previewCpuSeconds"],
+            "peakRssMb": b["peakRssMb"],
+            "timeRatio": b["previewSeconds"] / a["previewSeconds"],
+            "cpuTimeRatio": b["previewCpuSeconds"] / a["previewCpuSeconds"],
+            "bytesPerWorkerRatio": b["planBytesPerWorker"] / a["planBytesPerWorker"],
+            # what one more worker costs, without the fixed part (platform layer, control plane...)
+            "marginalBytesPerWorker": (b["planBytes"] - a["planBytes"]) / (b["workers"] - a["workers"]),
+        }
     if "prod" in ok and RENDERED in ok:
         added = ok[RENDERED]["median"]["previewSeconds"] - ok["prod"]["median"]["previewSeconds"]
         out["renderedChecks"] = {"addedSeconds": added, "budgetSeconds": RENDER_BUDGET_SECONDS,
@@ -148,24 +179,29 @@ def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> d
 
 
 def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: int) -> str:
-    headers = ("case", "resources", "preview s", "program s", "plan s", "process s", "peak MB", "waves", "critical path")
+    headers = ("case", "workers", "resources", "preview s", "cpu s", "program s", "plan s", "peak MB", "plan MB",
+               "plan B/worker", "waves", "critical path")
     rows = []
     for name, res in results.items():
         if "error" in res:
-            rows.append((name, f"failed: {res['error']}"[:120], "", "", "", "", "", "", ""))
+            rows.append((name, "failed", *[""] * (len(headers) - 2)))
             continue
         m = res["median"]
         cp = m.get("criticalPathSeconds")
+        fig = lambda key, fmt, scale=1.0: format(m[key] / scale, fmt) if m.get(key) is not None else "-"  # noqa: E731
         rows.append(
             (
                 name,
-                f"{m['resources']:.0f}",
-                f"{m['previewSeconds']:.2f}",
-                f"{m['programSeconds']:.2f}",
-                f"{m['planSeconds']:.2f}",
-                f"{m['processSeconds']:.2f}",
-                f"{m['peakRssMb']:.0f}",
-                f"{m['waves']:.0f}",
+                fig("workers", ".0f"),
+                fig("resources", ".0f"),
+                fig("previewSeconds", ".2f"),
+                fig("previewCpuSeconds", ".2f"),
+                fig("programSeconds", ".2f"),
+                fig("planSeconds", ".2f"),
+                fig("peakRssMb", ".0f"),
+                fig("planBytes", ".1f", 1e6),
+                fig("planBytesPerWorker", ",.0f"),
+                fig("waves", ".0f"),
                 f"{cp / 60:.1f} min" if cp else "-",
             )
         )
@@ -173,12 +209,28 @@ def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: in
     line = lambda row: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
     out = [f"Offline preview benchmark (median of {runs} runs, each in a fresh process)", line(headers)]
     out += [line(tuple("-" * w for w in widths)), *map(line, rows)]
+    out += [f"{name} failed: {res['error']}" for name, res in results.items() if "error" in res]
     if "scaling" in summary:
         s = summary["scaling"]
         out += [
             "",
             f"{s['to']} / {s['from']}: {s['workersRatio']:.0f}x the workers, {s['resourcesRatio']:.1f}x the resources, "
             f"{s['previewSecondsRatio']:.1f}x the preview time, {s['peakRssRatio']:.1f}x the peak memory",
+        ]
+    if "goals" in summary:
+        g, want = summary["goals"], GOALS
+        mark = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+        out += [
+            "",
+            f"Goals at {g['case']} (against prod-{want['base']}):",
+            f"  preview {g['previewSeconds']:.1f} s (cpu {g['previewCpuSeconds']:.1f} s), goal <= {want['previewSeconds']:.0f} s: "
+            f"{mark(g['previewSeconds'] <= want['previewSeconds'])}",
+            f"  peak memory {g['peakRssMb']:.0f} MB, goal <= {want['peakRssMb']:.0f} MB: {mark(g['peakRssMb'] <= want['peakRssMb'])}",
+            f"  time ratio {g['timeRatio']:.1f}x (cpu {g['cpuTimeRatio']:.1f}x), goal <= {want['timeRatio']:.0f}x: "
+            f"{mark(g['timeRatio'] <= want['timeRatio'])}",
+            f"  plan bytes per worker ratio {g['bytesPerWorkerRatio']:.2f}x, goal <= {want['bytesPerWorkerRatio']}x: "
+            f"{mark(g['bytesPerWorkerRatio'] <= want['bytesPerWorkerRatio'])} "
+            f"(each worker past prod-{want['base']} adds {g['marginalBytesPerWorker']:,.0f} bytes)",
         ]
     if "renderedChecks" in summary:
         r = summary["renderedChecks"]
@@ -197,7 +249,7 @@ def _workers(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--workers takes counts like 50,200,500, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--workers takes counts like 100,1000,2000, not {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("--workers needs at least one count of 1 or more")
     return values

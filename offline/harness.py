@@ -53,6 +53,17 @@ def _serialize_now(state: dict[str, Any]) -> Any:
     return _sync_await(rpc.serialize_properties(state, {}))
 
 
+def _renames(urn: str, aliases) -> list[str]:
+    """The old URNs of `pulumi.Alias(name=...)` specs (same type, parent, stack and project)."""
+    out = []
+    for a in aliases:
+        if a.WhichOneof("alias") == "urn":
+            out.append(a.urn)
+        elif a.WhichOneof("alias") == "spec" and a.spec.name and not (a.spec.type or a.spec.parentUrn or a.spec.noParent):
+            out.append(urn.rsplit("::", 1)[0] + "::" + a.spec.name)
+    return out
+
+
 class RecordingMonitor(pmocks.MockMonitor):
     """MockMonitor that also records what mocks cannot see: parent, deps, options, stack outputs."""
 
@@ -111,7 +122,7 @@ class RecordingMonitor(pmocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 replace_on_changes=list(request.replaceOnChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
-                aliases=list(request.aliasURNs),
+                aliases=[*request.aliasURNs, *_renames(resp.urn, request.aliases)],
             )
         )
         return resp

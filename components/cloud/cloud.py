@@ -49,7 +49,8 @@ class Cloud(pulumi.ComponentResource):
         )
 
         self.node_groups: dict[str, NodeGroup] = {}
-        for group, g in cfg.node_groups.items():
+        # Sorted: the order of nodeGroups in the stack file changes nothing (node table, inventory, triggers).
+        for group, g in sorted(cfg.node_groups.items()):
             self.node_groups[group] = NodeGroup(
                 f"{prefix}-{group}",
                 NodeGroupArgs(

@@ -61,9 +61,22 @@ bantime = 1h
 """
 
 
-@lru_cache(maxsize=None)
+_HOST = "coprs-user-data-hostname"  # stands for the hostname in the per-role template
+
+
 def render(hostname: str, role: str, ssh_user: str) -> str:
-    """cloud-config for one node; pure and deterministic."""
+    """cloud-config for one node; pure and deterministic.
+
+    One YAML dump per role and user (a thousand nodes differ only by their hostname); a hostname YAML
+    would not write as a plain scalar (quoted, say) gets a dump of its own.
+    """
+    if yaml.safe_dump(hostname) != f"{hostname}\n...\n":
+        return _render(hostname, role, ssh_user)
+    return _render(_HOST, role, ssh_user).replace(_HOST, hostname)
+
+
+@lru_cache(maxsize=None)
+def _render(hostname: str, role: str, ssh_user: str) -> str:
     ssh_user = _SSH_USER.validate_python(ssh_user)
     packages = ["auditd", "fail2ban", "unattended-upgrades", "chrony"]
     doc = {

@@ -4,12 +4,18 @@ A node is plain data, as in `Cloud.node_table`: `{"name", "group", "role", "priv
 "labels", "taints"}`. Nothing here touches Pulumi, so it is unit-tested directly and the Pulumi
 component calls it inside `Output.apply`. No secret ever goes into these files: the SSH key is given to
 Ansible at run time.
+
+Everything is canonical: groups and hosts come out in one fixed order whatever the order of the node
+list or of `nodeGroups` in the stack file, so only a real change moves a trigger. The triggers
+(`cluster_fingerprint`, `node_fingerprint`, `scale_fingerprint`) hash what decides whether a playbook
+has to run, never how Ansible reaches the hosts (bastion address, SSH options).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
@@ -21,6 +27,11 @@ API_PORT = 6443
 INVENTORY_FILE = "hosts.yaml"
 # Kubespray's own group names (docs/ansible/inventory.md @ v2.31.0).
 ETCD, KUBE_NODE, K8S_CLUSTER = "etcd", "kube_node", "k8s_cluster"
+# Only the program's key is offered (`--private-key`): an operator's agent holding more keys would
+# otherwise exhaust sshd's MaxAuthTries (3) and get the runner banned by fail2ban.
+IDENTITIES_ONLY = "-o IdentitiesOnly=yes"
+# Ansible's SSH connection retries (exit code 255 only, with its own backoff: 1, 3, 7 s...).
+SSH_RETRIES = 3
 
 Node = Mapping[str, Any]
 
@@ -36,8 +47,14 @@ class ApiAccess:
 ETCD_METRICS_PORT = 2381
 
 
-def _bastion(nodes: Sequence[Node]) -> Optional[Node]:
-    return next((n for n in nodes if n["role"] == "bastion"), None)
+def _natural(name: str) -> list:
+    """`coprs-infra-10` after `coprs-infra-9`: the order nodes were created in."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def canonical(nodes: Sequence[Node]) -> list[Node]:
+    """Nodes by group, then by index: the one order every file and trigger uses."""
+    return sorted(nodes, key=lambda n: (n["group"], _natural(n["name"])))
 
 
 def _ssh_address(node: Node) -> str:
@@ -51,7 +68,7 @@ def jump_args(bastion: Node, ssh_user: str) -> str:
     form) also hands the jump hop the key and host-key options, which `-J` would not.
     """
     return (
-        "-o ProxyCommand=\"ssh -W %h:%p -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        f"{IDENTITIES_ONLY} -o ProxyCommand=\"ssh -W %h:%p -q {IDENTITIES_ONLY} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
         f"-p 22 {ssh_user}@{_ssh_address(bastion)}"
         "{% if ansible_ssh_private_key_file is defined %} -i {{ ansible_ssh_private_key_file }}{% endif %}\""
     )
@@ -69,22 +86,18 @@ def _group_vars(cfg: StackConfig, group: str) -> dict[str, Any]:
     if g is not None and g.labels:
         out["node_labels"] = dict(sorted(g.labels.items()))
     if g is not None and g.taints:
-        out["node_taints"] = list(g.taints)
+        out["node_taints"] = sorted(g.taints)
     return out
 
 
-def inventory(nodes: Sequence[Node], cfg: StackConfig) -> dict[str, Any]:
-    """The `hosts.yaml` document: Kubespray groups, one group per node group, bastion jump access."""
-    ssh_user = cfg.cluster.ssh_user
+def _kubernetes_groups(nodes: Sequence[Node], cfg: StackConfig) -> dict[str, Any]:
+    """The Kubernetes part of `hosts.yaml`: what cluster.yml builds, without how Ansible gets there."""
     by_group: dict[str, list[Node]] = {}
-    for n in nodes:
+    for n in canonical(nodes):
         by_group.setdefault(n["group"], []).append(n)
     children: dict[str, Any] = {}
-
-    bastions = by_group.get(BASTION, [])
-    if bastions:
-        children[BASTION] = {"hosts": {n["name"]: {"ansible_host": _ssh_address(n)} for n in bastions}}
-
+    # The control plane comes first: Ansible's first host runs Kubespray's run_once inventory checks
+    # (validate_inventory), which must see the k8s_cluster group vars; a bastion would see defaults.
     cp_nodes = by_group.get(CONTROL_PLANE, [])
     cp: dict[str, Any] = {"hosts": {n["name"]: _host_vars(n) for n in cp_nodes}}
     if cp_vars := _group_vars(cfg, CONTROL_PLANE):
@@ -94,25 +107,36 @@ def inventory(nodes: Sequence[Node], cfg: StackConfig) -> dict[str, Any]:
     children[ETCD] = {"children": {CONTROL_PLANE: {}}}
 
     # Every configured worker group is declared, even when empty, so growing it later only adds hosts.
-    worker_groups = [g for g in cfg.node_groups if g not in (BASTION, CONTROL_PLANE)]
-    extra = sorted({n["group"] for n in nodes if n["role"] == "worker"} - set(worker_groups))
-    for group in [*worker_groups, *extra]:
+    worker_groups = sorted(
+        {g for g in cfg.node_groups if g not in (BASTION, CONTROL_PLANE)}
+        | {n["group"] for n in nodes if n["role"] == "worker"}
+    )
+    for group in worker_groups:
         entry: dict[str, Any] = {"hosts": {n["name"]: _host_vars(n) for n in by_group.get(group, [])}}
         if gvars := _group_vars(cfg, group):
             entry["vars"] = gvars
         children[group] = entry
-    children[KUBE_NODE] = {"children": {g: {} for g in [*worker_groups, *extra]}}
+    children[KUBE_NODE] = {"children": {g: {} for g in worker_groups}}
+    children[K8S_CLUSTER] = {"children": {CONTROL_PLANE: {}, KUBE_NODE: {}}}
+    return children
 
-    k8s: dict[str, Any] = {"children": {CONTROL_PLANE: {}, KUBE_NODE: {}}}
+
+def inventory(nodes: Sequence[Node], cfg: StackConfig) -> dict[str, Any]:
+    """The `hosts.yaml` document: Kubespray groups, one group per node group, bastion jump access."""
+    children = _kubernetes_groups(nodes, cfg)
+    bastions = [n for n in canonical(nodes) if n["group"] == BASTION]
     if bastions:
-        k8s["vars"] = {"ansible_ssh_common_args": jump_args(bastions[0], ssh_user)}
-    children[K8S_CLUSTER] = k8s
-    return {"all": {"children": children}}
+        children[K8S_CLUSTER]["vars"] = {"ansible_ssh_common_args": jump_args(bastions[0], cfg.cluster.ssh_user)}
+        # Last, so that no bastion is Ansible's first host (see _kubernetes_groups).
+        children[BASTION] = {"hosts": {n["name"]: {"ansible_host": _ssh_address(n)} for n in bastions}}
+    connection = {"ansible_ssh_common_args": IDENTITIES_ONLY, "ansible_ssh_retries": SSH_RETRIES}
+    return {"all": {"vars": connection, "children": children}}
 
 
 def dns_records(nodes: Sequence[Node]) -> str:
-    """/etc/hosts lines for CoreDNS and nodelocaldns: every node by name, on its private IP."""
-    return "".join(f"{n['privateIp']} {n['name']}\n" for n in sorted(nodes, key=lambda n: n["name"]))
+    """/etc/hosts lines for CoreDNS and nodelocaldns: every Kubernetes node (no bastion) by name, on its private IP."""
+    k8s = sorted((n for n in nodes if n["role"] != "bastion"), key=lambda n: n["name"])
+    return "".join(f"{n['privateIp']} {n['name']}\n" for n in k8s)
 
 
 def group_vars(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[str, dict[str, Any]]:
@@ -215,26 +239,51 @@ def render(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[str,
     return files
 
 
+def digest(doc: Any) -> str:
+    """sha256 of a JSON document in canonical form (sorted keys): the same data, the same digest."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def fingerprint(files: Mapping[str, str], version: str) -> str:
-    """sha256 of the files and the Kubespray version: a change of any of them re-runs the playbook."""
+    """sha256 of the files and the Kubespray version: a change of any of them re-runs the playbook.
+
+    (The form of the node triggers since the first release: unchanged, so upgrading the program
+    re-joins no worker.)
+    """
     h = hashlib.sha256(version.encode())
     h.update(json.dumps(dict(sorted(files.items()))).encode())
     return h.hexdigest()
 
 
 def cluster_fingerprint(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> str:
-    """The trigger of cluster.yml: the inventory without its worker hosts, the group_vars, the version.
+    """The trigger of cluster.yml: the control plane's groups and host vars, the group_vars, the version.
 
-    Workers are joined one by one with scale.yml, so adding one never re-runs cluster.yml.
+    Not in it: worker hosts (scale.yml joins them, so adding one never re-runs cluster.yml) and how
+    Ansible connects (bastions, SSH options): a new bastion address is no reason to run cluster.yml.
+    The control plane's order is kept, since Kubespray treats its first host apart.
     """
-    core = [n for n in nodes if n["role"] != "worker"]
-    return fingerprint(render(core, cfg, api), cfg.cluster.kubespray.version)
+    core = [n for n in nodes if n["role"] == "control-plane"]
+    doc = {
+        "groups": _kubernetes_groups(core, cfg),
+        "controlPlaneOrder": [n["name"] for n in canonical(core)],
+        "groupVars": group_vars(core, cfg, api),
+        "version": cfg.cluster.kubespray.version,
+    }
+    return digest(doc)
 
 
 def node_fingerprint(node: Node, cfg: StackConfig) -> str:
-    """The trigger of a worker's scale.yml run: its host entry, its group and the version.
+    """What decides whether a worker is joined again: its host entry, its group and the version.
 
     Its group's labels and taints are not in it: they are cluster.yml's (hosts.yaml group vars).
     """
     doc = {"host": _host_vars(node), "group": node["group"]}
     return fingerprint({node["name"]: json.dumps(doc, sort_keys=True)}, cfg.cluster.kubespray.version)
+
+
+def scale_fingerprint(entries: Sequence[tuple[str, str, str]], version: str) -> str:
+    """The trigger of the one scale.yml run: every worker's (name, node fingerprint, instance id).
+
+    A new worker, a changed host entry or a replaced VM (new instance id) moves it.
+    """
+    return digest({"version": version, "workers": sorted(map(list, entries))})

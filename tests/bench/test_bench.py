@@ -14,13 +14,17 @@ def test_cases_are_dev_prod_and_prod_shaped_worker_counts():
     assert list(cases) == ["dev", "prod", "prod-rendered", "prod-50", "prod-200", "prod-500"]
     stack, overrides = cases["prod-500"]
     assert stack == "prod" and overrides["coprs:nodeGroups.infra.count"] == 500
+    # the default cases reach the scale goals' 100 and 1,000 workers, and 2,000
+    assert {100, 1000, 2000} <= set(bench.DEFAULT_WORKERS)
 
 
 def test_generated_cases_are_valid_prod_configs_with_that_many_workers():
-    for name, (stack, overrides) in bench.cases((50, 500)).items():
+    for name, (stack, overrides) in bench.cases((50, 500, 2000)).items():
         cfg = validate(load_stack_input(stack, overrides))
         groups = {g: ng.count for g, ng in cfg.node_groups.items()}
-        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-rendered": 8, "prod-50": 50, "prod-500": 500}[name]
+        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-rendered": 8, "prod-50": 50, "prod-500": 500, "prod-2000": 1000}[name]
+        # past a group's maximum (1,000 nodes) the processing group takes the rest
+        assert groups["processing"] == {"dev": 1, "prod-2000": 1000}.get(name, 0)
 
 
 def test_one_measured_run_reports_times_memory_and_the_critical_path(monkeypatch):
@@ -29,13 +33,17 @@ def test_one_measured_run_reports_times_memory_and_the_critical_path(monkeypatch
     assert m["resources"] > m["customResources"] > 0
     assert m["previewSeconds"] > 0 and m["peakRssMb"] >= m["importRssMb"] > 0
     assert m["criticalPathSeconds"] > 0 and m["serialSeconds"] >= m["criticalPathSeconds"]
+    assert m["previewCpuSeconds"] > 0
+    # dev: 3 infra, 3 rook_ceph, 1 processing; the plan size is what `make plan` writes
+    assert m["workers"] == 7 and m["planBytes"] > 100_000 and m["planBytesPerWorker"] == m["planBytes"] / 7
     json.dumps(m)
 
 
-def _sample(resources: int, seconds: float, rss: float) -> dict:
+def _sample(resources: int, seconds: float, rss: float, workers: int = 10, plan_bytes: int = 100_000) -> dict:
     return {"resources": resources, "customResources": resources, "previewSeconds": seconds, "programSeconds": seconds,
-            "planSeconds": 0.1, "processSeconds": seconds + 1, "peakRssMb": rss, "importRssMb": 50.0, "waves": 3,
-            "criticalPathSeconds": 600.0, "serialSeconds": 3000.0, "criticalPathRatio": 5.0}
+            "planSeconds": 0.1, "processSeconds": seconds + 1, "previewCpuSeconds": seconds, "peakRssMb": rss,
+            "importRssMb": 50.0, "waves": 3, "criticalPathSeconds": 600.0, "serialSeconds": 3000.0,
+            "criticalPathRatio": 5.0, "workers": workers, "planBytes": plan_bytes, "planBytesPerWorker": plan_bytes / workers}
 
 
 def test_medians_ratios_and_table():
@@ -55,6 +63,21 @@ def test_medians_ratios_and_table():
     assert len([line for line in table.splitlines() if line.startswith("prod")]) >= 3
 
 
+def test_the_scale_goals_are_computed_and_reported_met_or_not():
+    runs = {
+        "prod-100": [_sample(900, 2.0, 150, workers=115, plan_bytes=1_150_000)],
+        "prod-1000": [_sample(5400, 18.0, 600, workers=1015, plan_bytes=10_150_000)],
+    }
+    results = {name: {"runs": r, "median": bench.median_of(r)} for name, r in runs.items()}
+    goals = bench.summarize(results, (100, 1000))["goals"]
+    assert goals["timeRatio"] == 9.0 and goals["bytesPerWorkerRatio"] == 1.0 and goals["peakRssMb"] == 600
+    table = bench.render(results, bench.summarize(results, (100, 1000)), 1)
+    assert "preview 18.0 s (cpu 18.0 s), goal <= 15 s: NOT met" in table
+    assert "peak memory 600 MB, goal <= 1024 MB: met" in table and "time ratio 9.0x (cpu 9.0x), goal <= 11x: met" in table
+    assert "plan bytes per worker ratio 1.00x, goal <= 1.2x: met (each worker past prod-100 adds 10,000 bytes)" in table
+    assert "10,000" in table  # plan bytes per worker of prod-1000, in the table
+
+
 def test_bad_arguments_are_one_line_errors(capsys):
     assert bench.main(["--cases", "nope"]) == 2
     assert "unknown case nope" in capsys.readouterr().err
@@ -69,7 +92,9 @@ def test_a_failed_case_is_reported_not_summarized():
     }
     summary = bench.summarize(results, (50, 500))
     assert "scaling" not in summary and summary["prodCriticalPath"]["seconds"] == 600.0
-    assert "prod-500  failed: NameError" in bench.render(results, summary, 1)
+    table = bench.render(results, summary, 1)
+    assert "prod-500 failed: NameError: name 'x' is not defined" in table
+    assert [line.split()[:2] for line in table.splitlines() if line.startswith("prod-500 ")] == [["prod-500", "failed"], ["prod-500", "failed:"]]
 
 
 def test_only_prod_rendered_gets_charts_and_its_cost_is_reported(tmp_path):

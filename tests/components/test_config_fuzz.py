@@ -189,7 +189,7 @@ def bash_parses(scripts: list[str]) -> None:
 def assert_valid_plan(cfg: StackConfig) -> None:
     """What leaves the program for a shell or a config file is of that sink's syntax."""
     work = kubespray.work_dir(cfg, "coprs", "fuzz")
-    scripts = [kubespray.script(cfg, a, work, "coprs-fuzz-infra-1") for a in ("fetch", "venv", "write", "cluster", "scale")]
+    scripts = [kubespray.script(cfg, a, work, "0" * 64, "urn:x") for a in ("fetch", "venv", "inventory", "cluster", "scale")]
     if tuple(scripts) not in PARSED:
         bash_parses(scripts)
         PARSED.add(tuple(scripts))
@@ -201,7 +201,8 @@ def assert_valid_plan(cfg: StackConfig) -> None:
         files = inv.render(nodes, cfg, inv.ApiAccess(vip="192.168.0.5"))
         for path, text in files.items():
             yaml.load(text, Loader=yaml.CSafeLoader)
-            ours = inv.jump_args(inv._bastion(nodes), cfg.cluster.ssh_user) if inv._bastion(nodes) else ""
+            bastion = next((n for n in inv.canonical(nodes) if n["role"] == "bastion"), None)
+            ours = inv.jump_args(bastion, cfg.cluster.ssh_user) if bastion else ""
             assert not JINJA.search(text.replace(ours, "")), (path, text)  # Ansible would template it
         for n in nodes[:3]:
             doc = yaml.load(user_data.render(n["name"], n["role"], cfg.cluster.ssh_user), Loader=yaml.CSafeLoader)

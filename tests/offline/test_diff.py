@@ -53,12 +53,48 @@ def test_one_more_worker_shows_exactly_the_new_node_and_what_depends_on_it(dev_p
     # what else is reported is exactly what now depends on a new resource
     dependents = {u for u in set(new) & set(old) if set(new[u]["dependencies"]) & born}
     assert {c.urn for c in d.changed} | {w.urn for w in d.rewired} == dependents
-    assert not d.removed and not d.replaced and not d.moved
+    assert not d.removed and not d.moved
+    assert [c.name for c in d.replaced] == ["kubespray-scale"]  # the one scale run, for the new node
     assert d.outputs.get("nodes") == "changed" and set(d.outputs.values()) == {"changed"}
 
     text = plan_diff.render_text(d)
     assert f"{len(born)} to add" in text and "0 to delete" in text
     assert "+ openstack:compute/instance:Instance  coprs-dev-infra-4" in text
+
+
+def test_two_more_prod_workers_show_one_scale_step_for_exactly_those_two_nodes(tmp_path, capsys):
+    """`make diff` of prod with nodeGroups.infra.count 8 → 10."""
+    base, head = tmp_path / "base.json", tmp_path / "head.json"
+    base.write_text(json.dumps(plan_of("prod")))
+    head.write_text(json.dumps(plan_of("prod", {"coprs:nodeGroups.infra.count": 10})))
+    assert plan_diff.main([str(base), str(head)]) == 0
+    text = capsys.readouterr().out
+    d = plan_diff.diff_plans(json.loads(base.read_text()), json.loads(head.read_text()))
+    kubespray = lambda rs: sorted(r["name"] if isinstance(r, dict) else r.name for r in rs  # noqa: E731
+                                  if (r["name"] if isinstance(r, dict) else r.name).startswith("kubespray-"))
+    assert kubespray(d.added) == ["kubespray-join-coprs-infra-10", "kubespray-join-coprs-infra-9"]
+    assert kubespray(d.replaced) == ["kubespray-scale"]  # one scale.yml run...
+    assert kubespray(d.updated) == ["kubespray-inventory"]  # ...on the inventory written once
+    assert "kubespray-cluster" not in kubespray(d.changed)  # cluster.yml does not run again
+    assert "+ command:local:Command  kubespray-join-coprs-infra-9" in text
+    assert "+ command:local:Command  kubespray-join-coprs-infra-10" in text
+    assert "± command:local:Command  kubespray-scale: create, triggers[0] (replaces on: triggers[0])" in text
+    assert text.count("kubespray-scale") == 1 and text.count("kubespray-join-") == 2
+
+
+def test_reordering_node_groups_in_the_stack_file_changes_nothing(tmp_path):
+    """An editor that sorts YAML keys (or a hand reorder) re-runs no playbook: the plan is the same."""
+    import yaml
+
+    from offline.harness import ROOT, run_stack
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    groups = doc["config"]["coprs:nodeGroups"]
+    doc["config"]["coprs:nodeGroups"] = dict(reversed(list(groups.items())))
+    doc["config"]["coprs:platform"] = {**doc["config"].get("coprs:platform", {}), "enabled": False}
+    reordered, _ = build_plan(run_stack("prod", document=doc))
+    d = plan_diff.diff_plans(plan_of("prod"), json.loads(json.dumps(reordered, default=str)))
+    assert d.empty, plan_diff.render_text(d)
 
 
 def test_no_change_is_no_change(dev_plan):

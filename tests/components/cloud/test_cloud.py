@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from components.cloud import security_groups, user_data
 from offline.harness import RunResult
@@ -134,6 +135,14 @@ def test_user_data_is_deterministic_and_secret_free():
     a = user_data.render("n1", "worker", "ubuntu")
     assert a == user_data.render("n1", "worker", "ubuntu")
     assert "PRIVATE KEY" not in a and "password:" not in a.lower()
+
+
+@pytest.mark.parametrize("host", ["coprs-infra-10", "n1", "123", "true", "a: b"])
+def test_user_data_from_the_role_template_is_what_a_dump_of_its_own_writes(host):
+    for role in ("worker", "bastion"):
+        text = user_data.render(host, role, "ubuntu")
+        assert text == user_data._render(host, role, "ubuntu")
+        assert yaml.safe_load(text)["hostname"] == host
 
 
 def test_load_balancers_forward_to_the_right_nodes(prod: RunResult):

@@ -82,17 +82,17 @@ def test_kubespray_steps_run_at_a_hostile_cache_dir_and_run_nothing_it_names(tmp
     literal = home / cache_dir[2:]
     fake_cache(literal, {"ansible-playbook": RECORD_PLAYBOOK})
     work = kubespray.work_dir(cfg, "coprs", "dev")
-    files = {"hosts.yaml": "all: {}\n"}
-    out = subprocess.run(
-        ["/bin/bash", "-c", kubespray.script(cfg, "cluster", work)], input="key", capture_output=True, text=True,
-        timeout=60, cwd=home,
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin", "CALLS": str(home / "calls"), "GIT_ALLOW_PROTOCOL": "file",
-             kubespray.FILES_ENV: json.dumps(files)},
-    )
-    assert out.returncode == 0, out.stderr
-    assert (literal / "inventories/coprs-dev/hosts.yaml").read_text() == "all: {}\n"
-    calls = (home / "calls").read_text().splitlines()
-    assert calls[0] == str(literal / "v2.31.0") and calls[1:3] == ["-i", str(literal / "inventories/coprs-dev/hosts.yaml")]
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "CALLS": str(home / "calls"), "GIT_ALLOW_PROTOCOL": "file",
+           kubespray.TRIGGERS_ENV: "cluster-digest scale-digest"}
+    for text, stdin in ((kubespray.script(cfg, "inventory", work), json.dumps({"hosts.yaml": "all: {}\n"})),
+                        (kubespray.script(cfg, "cluster", work, "cluster-digest", "urn:x"), "key")):
+        out = subprocess.run(["/bin/bash", "-c", text], input=stdin, capture_output=True, text=True, timeout=60,
+                             cwd=home, env=env)
+        assert out.returncode == 0, out.stderr
+    assert (literal / "inventories/coprs-dev/current/hosts.yaml").read_text() == "all: {}\n"
+    calls = (home / "calls").read_text().splitlines()  # the last play: cluster.yml
+    assert calls[0] == str(literal / "v2.31.0") and calls[1:3] == ["-i", str(literal / "inventories/coprs-dev/current/hosts.yaml")]
+    assert calls[-1] == "cluster.yml"
     assert not list(home.rglob("PWNED*"))
 
 

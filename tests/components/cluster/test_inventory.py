@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ from components.cluster import inventory as inv
 from components.platform import routes
 from offline.harness import RunResult
 
-ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"  # the venv running the tests (make test VENV=...)
+# This venv's Ansible, wherever the venv is (make test VENV=...).
+ANSIBLE_BIN = Path(sys.executable).parent
 
 
 def nodes_of(run: RunResult) -> list[dict]:
@@ -39,8 +41,10 @@ def test_groups_and_host_vars_follow_the_node_list(any_stack: RunResult):
     assert doc["etcd"] == {"children": {"kube_control_plane": {}}}
     assert doc["k8s_cluster"]["children"] == {"kube_control_plane": {}, "kube_node": {}}
     assert set(hosts(doc["bastion"])) == {n["name"] for n in by_role["bastion"]}
-    workers = [g for g in cfg.node_groups if g not in ("bastion", "kube_control_plane")]
+    workers = sorted(g for g in cfg.node_groups if g not in ("bastion", "kube_control_plane"))
     assert list(doc["kube_node"]["children"]) == workers
+    # the control plane first (Ansible's first host), the bastions last
+    assert list(doc) == ["kube_control_plane", "etcd", *workers, "kube_node", "k8s_cluster", "bastion"]
     for n in by_role["worker"] + by_role["control-plane"]:
         entry = hosts(doc[n["group"]])[n["name"]]
         assert entry == {"ansible_host": n["privateIp"], "ip": n["privateIp"], "access_ip": n["privateIp"]}
@@ -60,6 +64,14 @@ def test_private_nodes_are_reached_through_the_first_bastion(any_stack: RunResul
     assert "ProxyCommand=" in args and "ssh -W %h:%p" in args
     assert f"{any_stack.config.cluster.ssh_user}@{bastion['publicIp']}" in args
     assert "ansible_ssh_private_key_file" in args
+    # only the program's key, on the node and on the jump hop (an agent's other keys never count against MaxAuthTries)
+    assert args.startswith("-o IdentitiesOnly=yes ") and args.count("-o IdentitiesOnly=yes") == 2
+
+
+def test_every_host_connects_with_the_programs_key_only_and_retries(any_stack: RunResult):
+    everyone = inv.inventory(nodes_of(any_stack), any_stack.config)["all"]["vars"]
+    assert everyone == {"ansible_ssh_common_args": "-o IdentitiesOnly=yes", "ansible_ssh_retries": inv.SSH_RETRIES}
+    assert inv.SSH_RETRIES >= 1
 
 
 def test_prod_rook_ceph_group_carries_its_taint(prod: RunResult):
@@ -78,7 +90,7 @@ def write_inventory(run: RunResult, where: Path) -> Path:
 
 def ansible_inventory(path: Path) -> dict:
     out = subprocess.run(
-        [str(ANSIBLE_INVENTORY), "-i", str(path), "--list"],
+        [str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(path), "--list"],
         capture_output=True, text=True, check=True, timeout=120,
         env={"ANSIBLE_LOCAL_TEMP": str(path.parent / ".tmp"), "HOME": str(path.parent), "PATH": "/usr/bin:/bin"},
     )
@@ -113,6 +125,32 @@ def test_ansible_inventory_parses_the_rendered_inventory(request, tmp_path, stac
     assert hostvars[some_worker]["ansible_user"] == run.config.cluster.ssh_user
     for name in members(listing, "rook_ceph"):
         assert hostvars[name]["node_taints"] == ["node-role.kubernetes.io/rook_ceph=:NoSchedule"]
+    for name in bastions:  # reached directly, with the program's key only
+        assert hostvars[name]["ansible_ssh_common_args"] == "-o IdentitiesOnly=yes" and hostvars[name]["ansible_ssh_retries"] == 3
+    assert "ProxyCommand" in hostvars[some_worker]["ansible_ssh_common_args"]
+
+
+RUN_ONCE_CHECK = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: what Kubespray's run_once inventory checks (validate_inventory) see
+      ansible.builtin.debug:
+        msg: "first={{ inventory_hostname }} prefix={{ kube_network_node_prefix | default('unset') }}"
+      run_once: true
+"""
+
+
+def test_kubesprays_run_once_checks_run_on_a_control_plane_node_that_sees_our_group_vars(prod: RunResult, tmp_path):
+    """Kubespray's boilerplate runs `validate_inventory` on `hosts: all`; run_once picks the first host."""
+    path = write_inventory(prod, tmp_path)
+    (tmp_path / "check.yml").write_text(RUN_ONCE_CHECK)
+    out = subprocess.run(
+        [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(path), str(tmp_path / "check.yml")],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={"ANSIBLE_LOCAL_TEMP": str(tmp_path / ".tmp"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert '"msg": "first=coprs-kube-control-plane-1 prefix=24"' in out.stdout, out.stdout
 
 
 def k8s_vars(run: RunResult, api: inv.ApiAccess) -> tuple[dict, dict]:
@@ -145,7 +183,7 @@ def test_group_vars_hold_every_setting_of_the_architecture(any_stack: RunResult)
 def test_coredns_has_a_static_record_for_every_node(any_stack: RunResult):
     _, k8s = k8s_vars(any_stack, api_of(any_stack))
     records = dict(line.split(" ")[::-1] for line in k8s["dns_etchosts"].splitlines())
-    assert records == {n["name"]: n["privateIp"] for n in nodes_of(any_stack)}
+    assert records == {n["name"]: n["privateIp"] for n in nodes_of(any_stack) if n["role"] != "bastion"}
 
 
 def test_without_api_lb_nodes_use_the_localhost_nginx(dev: RunResult):
@@ -217,8 +255,36 @@ def test_cluster_trigger_changes_when_and_only_when_inventory_vars_or_version_ch
     groups["infra"] = groups["infra"].model_copy(update={"labels": {"x": "y"}})
     assert inv.cluster_fingerprint(nodes, cfg.model_copy(update={"node_groups": groups}), api) != base
     # version changed
-    files = inv.render(nodes, cfg, api)
-    assert inv.fingerprint(files, "v2.31.0") != inv.fingerprint(files, "v2.30.0")
+    ks = cfg.cluster.kubespray.model_copy(update={"version": "v2.30.0"})
+    older = cfg.model_copy(update={"cluster": cfg.cluster.model_copy(update={"kubespray": ks})})
+    assert inv.cluster_fingerprint(nodes, older, api) != base
+    # how Ansible gets there is not cluster.yml's business: a new bastion address re-runs nothing
+    moved_bastion = [dict(n, publicIp="203.0.113.77") if n["role"] == "bastion" else n for n in nodes]
+    assert inv.cluster_fingerprint(moved_bastion, cfg, api) == base
+
+
+def test_inventory_and_triggers_are_canonical(prod: RunResult):
+    """The order of the node list and of nodeGroups never shows: the same files, the same triggers."""
+    cfg, nodes, api = prod.config, nodes_of(prod), inv.ApiAccess(vip="192.168.0.5")
+    shuffled = list(nodes)
+    random.Random(16).shuffle(shuffled)
+    reordered = cfg.model_copy(update={"node_groups": dict(reversed(list(cfg.node_groups.items())))})
+    assert list(reordered.node_groups) != list(cfg.node_groups)
+    assert inv.render(shuffled, reordered, api) == inv.render(nodes, cfg, api)
+    assert inv.cluster_fingerprint(shuffled, reordered, api) == inv.cluster_fingerprint(nodes, cfg, api)
+    # hosts in creation order, not string order: coprs-infra-10 after coprs-infra-9
+    names = [n["name"] for n in inv.canonical([_node(f"coprs-infra-{i}", "infra", "worker", f"10.0.0.{i}") for i in (10, 9, 1)])]
+    assert names == ["coprs-infra-1", "coprs-infra-9", "coprs-infra-10"]
+
+
+def test_scale_trigger_follows_every_worker_entry_and_vm(dev: RunResult):
+    entries = [("coprs-dev-infra-1", "fp1", "vm-1"), ("coprs-dev-infra-2", "fp2", "vm-2")]
+    base = inv.scale_fingerprint(entries, "v2.31.0")
+    assert inv.scale_fingerprint(list(reversed(entries)), "v2.31.0") == base
+    assert inv.scale_fingerprint([*entries, ("coprs-dev-infra-3", "fp3", "vm-3")], "v2.31.0") != base  # a new worker
+    assert inv.scale_fingerprint([entries[0], ("coprs-dev-infra-2", "fp2", "vm-2b")], "v2.31.0") != base  # a replaced VM
+    assert inv.scale_fingerprint([entries[0], ("coprs-dev-infra-2", "fp2b", "vm-2")], "v2.31.0") != base  # a moved entry
+    assert inv.scale_fingerprint(entries, "v2.30.0") != base
 
 
 def test_node_trigger_covers_its_host_entry_only(dev: RunResult):
