@@ -78,7 +78,7 @@ def test_two_more_prod_workers_show_one_scale_step_for_exactly_those_two_nodes(t
     assert "kubespray-cluster" not in kubespray(d.changed)  # cluster.yml does not run again
     assert "+ command:local:Command  kubespray-join-coprs-infra-9" in text
     assert "+ command:local:Command  kubespray-join-coprs-infra-10" in text
-    assert "± command:local:Command  kubespray-scale: create, triggers[0] (replaces on: triggers[0])" in text
+    assert "± command:local:Command  kubespray-scale: create, triggers[0] (replaces on: triggers[0]; create, then delete)" in text
     assert text.count("kubespray-scale") == 1 and text.count("kubespray-join-") == 2
 
 
