@@ -240,12 +240,11 @@ def logical(*parts: str) -> str:
 
 def build_secret(owner: str, name: str, keys: Sequence[str], namespace: str, opts: pulumi.ResourceOptions, *,
                  protect: bool = False, from_config: Optional[str] = None, length: int = 32,
-                 aliases: Sequence[str] = (), extra: Optional[Mapping[str, Any]] = None,
+                 aliases: Sequence[str] = (),
                  ) -> tuple[k8s.core.v1.Secret, dict[str, pulumi.Output[str]]]:
     """The one secret builder: a Kubernetes Secret `namespace/name` whose keys are pulumi-random passwords
     (children of `opts.parent`, protected if asked) or, with `from_config`, the value of that secret config
-    key; `extra` adds keys that are not secret (a client id, an issuer URL). Returns the Secret and its values
-    (secret Outputs)."""
+    key. Returns the Secret and its values (secret Outputs)."""
     if from_config is not None:
         if len(keys) != 1:
             raise ValueError(f"{owner}: a Secret from config key {from_config} has exactly one key")
@@ -266,7 +265,7 @@ def build_secret(owner: str, name: str, keys: Sequence[str], namespace: str, opt
         logical(owner, "secret", namespace, name),
         metadata={"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "coprs"}},
         type="Opaque",
-        string_data={**(extra or {}), **data},
+        string_data=data,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=a) for a in aliases])),
     )
     return secret, data

@@ -38,6 +38,7 @@ class OidcClient(Claim):
     redirect_paths: tuple[str, ...]
     secret: str = ""  # default: oidc-<client_id> (keys client-id, client-secret, issuer)
     scopes: tuple[str, ...] = ()  # extra default client scopes (e.g. SCDF_SCOPES)
+    service_account: bool = False  # a machine client (client-credentials grant, no browser flow: no redirect paths)
 
     def __post_init__(self) -> None:
         if not self.secret:
@@ -73,6 +74,7 @@ class RealmClient:
     web_origins: tuple[str, ...]
     secret_env: str  # env var of the import Job holding the generated secret
     scopes: tuple[str, ...] = ()
+    service_account: bool = False  # client-credentials only (no browser flow)
 
 
 def secret_env(client_id: str) -> str:
@@ -85,9 +87,11 @@ def _origin(uri: str) -> str:
     return m.group(1)
 
 
-def realm_client(client_id: str, redirect_uris: Iterable[str], scopes: Iterable[str] = ()) -> RealmClient:
+def realm_client(client_id: str, redirect_uris: Iterable[str], scopes: Iterable[str] = (),
+                 service_account: bool = False) -> RealmClient:
     uris = tuple(sorted(set(redirect_uris)))
-    return RealmClient(client_id, uris, tuple(sorted({_origin(u) for u in uris})), secret_env(client_id), tuple(scopes))
+    return RealmClient(client_id, uris, tuple(sorted({_origin(u) for u in uris})), secret_env(client_id), tuple(scopes),
+                       service_account)
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,10 @@ def _confidential(c: RealmClient) -> dict:
         "secret": f"$(env:{c.secret_env})",
         "redirectUris": list(c.redirect_uris),
         "webOrigins": list(c.web_origins),
-        "standardFlowEnabled": True,
+        "standardFlowEnabled": not c.service_account,
         "implicitFlowEnabled": False,
         "directAccessGrantsEnabled": False,
-        "serviceAccountsEnabled": False,
+        "serviceAccountsEnabled": c.service_account,
         "frontchannelLogout": True,
         "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
         "defaultClientScopes": ["profile", "email", "roles", "groups", *c.scopes],

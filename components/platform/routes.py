@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config import StackConfig, oidc_issuer
-from .app import App, AppContext, UiRoute, before_releases, build_secret, logical
+from .app import App, UiRoute, build_secret, logical
 
 INGRESS_CLASS = "apisix"
 APISIX_API = "apisix.apache.org/v2"
@@ -102,14 +102,3 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
     )
     return resource, client
 
-
-def own_oauth_client(ctx: AppContext, client_id: str) -> k8s.core.v1.Secret:
-    """The Keycloak client of an app doing its own OAuth (Grafana, the endpoint probes): its secret generated into
-    `oidc-<client_id>` in the app's namespace (keys client-id, client-secret, issuer: the identity issue's OidcClient
-    claim shape), ready before the app's releases."""
-    name = f"oidc-{client_id}"
-    secret, values = build_secret(ctx.app.name, name, ("client-secret",), ctx.namespace, ctx.opts(), length=40,
-                                  extra={"client-id": client_id, "issuer": oidc_issuer(ctx.cfg)})
-    ctx.secret_values[name] = values
-    before_releases(ctx, secret)
-    return secret

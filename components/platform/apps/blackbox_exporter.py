@@ -3,8 +3,8 @@
 Every UI route of the enabled apps (`UiRoute`s, https://<host>.<domain>/<prefix>) gets a `Probe` every
 60 s through the gateway, with the seed's labels `targetName` and `targetUrl` on every `probe_*` series.
 Routes behind the gateway's OIDC are probed with a bearer token from Keycloak's client-credentials flow
-(client `blackbox-exporter`, its secret generated into `oidc-blackbox-exporter` for the realm to register
-and mounted into the exporter as a file); UIs that do their own OAuth are probed on their public health
+(client `blackbox-exporter`: an `OidcClient` claim with `service_account=True`, registered in the realm by
+the identity app, its secret handed over as `oidc-blackbox-exporter` and mounted into the exporter as a file); UIs that do their own OAuth are probed on their public health
 path. A failing probe raises `EndpointDown` (apps/alert_rules.py).
 """
 
@@ -14,7 +14,7 @@ from ...config import oidc_issuer
 from ..app import App, AppContext, Chart, ChartRelease, UiRoute
 from ..flows import HOSTS, WORLD, Flow, Port, pods
 from ..placement import Resources
-from ..routes import own_oauth_client
+from ..identity import OidcClient
 from .kube_prometheus_stack import MONITORING_APP, MONITORING_CRDS, NAMESPACE
 
 CHART = Chart("prometheus-blackbox-exporter", "https://prometheus-community.github.io/helm-charts", "11.17.2")
@@ -50,10 +50,6 @@ def targets(ctx: AppContext) -> list[tuple[str, str, UiRoute]]:
         for r in app.routes:
             out.append((r.name, f"https://{r.host}.{ctx.domain}{r.probe.format(realm=ctx.cfg.cluster.oidc.realm)}", r))
     return sorted(out, key=lambda t: t[0])
-
-
-def client_secret(ctx: AppContext) -> None:
-    own_oauth_client(ctx, CLIENT)
 
 
 def values(ctx: AppContext) -> dict:
@@ -95,7 +91,7 @@ APP = App(
         Flow("probes-gateway-public", pods(NAMESPACE, PODS), WORLD, (Port(443),), "probes → the gateway's public address"),
     ),
     depends_on=(MONITORING_APP,),
-    before=client_secret,
+    claims=(OidcClient(client_id=CLIENT, host="monitoring", redirect_paths=(), service_account=True, secret=SECRET),),
     objects=probes,
     description="endpoint probes of every UI (probe_*{targetName,targetUrl})",
 )

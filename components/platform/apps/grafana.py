@@ -5,8 +5,8 @@
 - the instance (Grafana 13.0.1, the operator's default, pinned) does its own OAuth against Keycloak
   (generic OAuth, client `grafana`, roles from the token's `roles` claim: admin → GrafanaAdmin,
   editor → Editor, else Viewer, strict), login form off; published at https://monitoring.<domain>/
-  (no APISIX OIDC in front). Its client secret is generated into `oidc-grafana` (the OidcClient claim's
-  shape: client-id, client-secret, issuer) for the realm to register;
+  (no APISIX OIDC in front). Its client is an `OidcClient` claim: the identity app registers it in the
+  realm (redirect `/login/generic_oauth`) and hands its secret over as `oidc-grafana`;
 - its database: PostgreSQL (`Database` claim of the data issue, Secret `grafana-postgresql`, TLS verified)
   when the platform has it, else a ceph-block volume; either way a Velero schedule backs up the pod;
 - datasources: Thanos Query (default), Loki (tenant header), Elasticsearch processing (REPORTS / traces,
@@ -25,7 +25,7 @@ from ...config import oidc_issuer
 from ..app import App, AppContext, Backup, Chart, ChartRelease, UiRoute
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
-from ..routes import own_oauth_client
+from ..identity import OidcClient
 from .kube_prometheus_stack import DASHBOARDS as KPS_DASHBOARDS, MONITORING_APP, MONITORING_CRDS, NAMESPACE, RELEASE as KPS
 from .loki import QUERY_URL as LOKI_URL, TENANT
 from .thanos import QUERY_URL as THANOS_URL
@@ -84,10 +84,6 @@ def operator_values(ctx: AppContext) -> dict:
         "resources": ctx.resources("operator", Resources("100m", "256Mi", memory_limit="512Mi")).render(),
         "serviceMonitor": {"enabled": ctx.service_monitors},
     }
-
-
-def oauth_client(ctx: AppContext) -> None:
-    ctx.state["oidc"] = own_oauth_client(ctx, OIDC_CLIENT)
 
 
 def _env(name: str, secret: str, key: str) -> dict:
@@ -197,7 +193,7 @@ def datasources(ctx: AppContext) -> list[tuple[str, dict]]:
 def objects(ctx: AppContext) -> None:
     release = ctx.releases["grafana-operator"]
     instance = ctx.custom_resource(INSTANCE, API, "Grafana", grafana_spec(ctx), labels=INSTANCE_LABELS,
-                                   depends_on=(release, ctx.state["oidc"]))
+                                   depends_on=(release,))
     for name, spec in datasources(ctx):
         ctx.custom_resource(name, API, "GrafanaDatasource", {"resyncPeriod": "10m", **spec}, depends_on=(instance,))
     for d in DASHBOARDS:
@@ -243,7 +239,8 @@ APP = App(
     stateful=True,
     backups=(Backup(selector=GRAFANA_PODS, schedule="30 3 * * *", retention_days=30,
                     restore="velero restore of the grafana pod and its volume (dashboards and datasources are code anyway)"),),
-    before=oauth_client,
+    claims=(OidcClient(client_id=OIDC_CLIENT, host="monitoring", redirect_paths=("/login/generic_oauth",),
+                       secret=OIDC_SECRET),),
     objects=objects,
     description="Grafana (operator v5) with its own Keycloak OAuth, datasources Thanos/Loki/Elasticsearch, dashboards",
 )

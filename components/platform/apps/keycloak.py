@@ -162,7 +162,7 @@ def serve_oidc_claims(ctx: AppContext) -> None:
                                                   "issuer": issuer}, namespace=ns)
         ctx.serve(app, claim, secret)
         uris = [f"https://{ctx.hostname(claim.host)}{p}" for p in claim.redirect_paths]
-        clients.append((realm_client(claim.client_id, uris, claim.scopes), value))
+        clients.append((realm_client(claim.client_id, uris, claim.scopes, claim.service_account), value))
     ctx.state["claim_clients"] = clients
 
 

@@ -151,15 +151,11 @@ IDENTITY_VARIANT = {
 
 
 def served_run(stack: str = "dev") -> RunResult:
-    """IDENTITY_VARIANT with stand-ins: an app playing the data roles (kafka, mongodb) and one claiming its own
-    OIDC client, so the consumers of claims (Graylog, OidcClient) are deployed before the data services exist.
-    One run serves every variant test of the identity and security apps."""
+    """IDENTITY_VARIANT with a stand-in playing the data roles (kafka, mongodb), so the consumers of claims
+    (Graylog) are deployed before the data services exist; Grafana and the endpoint probes claim their own OIDC
+    clients. One run serves every variant test of the identity and security apps."""
     from components.platform.app import App
     from components.platform.apps import APPS
-    from components.platform.identity import OidcClient
 
     data = App(name="sample-data", namespace="database", roles=("kafka", "mongodb"))
-    oauth = App(name="sample-oauth", namespace="monitoring",
-                claims=(OidcClient(client_id="grafana", host="monitoring", redirect_paths=("/login/generic_oauth",),
-                                   scopes=("dataflow.view",)),))
-    return platform_run(stack, IDENTITY_VARIANT, apps=APPS + (data, oauth))
+    return platform_run(stack, IDENTITY_VARIANT, apps=APPS + (data,))

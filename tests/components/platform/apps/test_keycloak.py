@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.platform.apps import keycloak
-from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES
+from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES, OidcClient
 from tests.components.platform.helpers import platform_run, releases, served_run
 
 ROUTE = "kubernetes:apisix.apache.org/v2:ApisixRoute"
@@ -37,12 +37,25 @@ def _oidc_routes(run) -> dict[str, dict]:
     return out
 
 
+def _claimed_clients(run) -> dict[str, tuple[str, str]]:
+    """client id → (namespace, Secret) of every OidcClient claim of the apps the run deploys."""
+    from components.platform.apps import APPS
+
+    off = run.outputs["platform"]["disabledApps"]
+    return {c.client_id: (c.namespace or a.namespace, c.secret) for a in APPS if a.name not in off
+            for c in a.claims if isinstance(c, OidcClient)}
+
+
 def test_one_confidential_client_per_oidc_route_with_exact_redirects(any_stack):
     realm, _ = realm_of(any_stack)
     routes = _oidc_routes(any_stack)
     clients = {c["clientId"]: c for c in realm["clients"] if not c["publicClient"]}
-    assert set(clients) == set(routes) and {"apisix", "ceph", "linkerd"} <= set(routes)
+    claimed = _claimed_clients(any_stack)
+    assert not set(routes) & set(claimed) and {"grafana", "blackbox-exporter"} <= set(claimed)
+    assert set(clients) == set(routes) | set(claimed) and {"apisix", "ceph", "linkerd"} <= set(routes)
     for cid, c in clients.items():
+        if cid in claimed:
+            continue  # test_an_app_with_its_own_oauth_gets_a_client_and_a_secret
         redirect = routes[cid]["plugin"]["config"]["redirect_uri"]
         host = routes[cid]["route"].inputs["spec"]["http"][0]["match"]["hosts"][0]
         prefix = redirect[len(f"https://{host}"):-len("/redirect_uri")]  # UIs sharing a host sit under a path prefix
@@ -66,10 +79,14 @@ def test_client_secrets_are_generated_and_handed_over_by_reference(any_stack):
             continue
         env = c["secret"].removeprefix("$(env:").removesuffix(")")
         assert c["secret"] == f"$(env:{env})"
-        route = _oidc_routes(any_stack)[c["clientId"]]
-        ns = route["route"].inputs["metadata"]["namespace"]
-        # the gateway's Secret and the realm's import Secret carry the same generated value
-        assert imported[env] == secrets[(ns, route["plugin"]["secretRef"])]["client_secret"]
+        claimed = _claimed_clients(any_stack)
+        if c["clientId"] in claimed:  # the app's own Secret carries the realm's value
+            assert imported[env] == secrets[claimed[c["clientId"]]]["client-secret"]
+        else:
+            route = _oidc_routes(any_stack)[c["clientId"]]
+            ns = route["route"].inputs["metadata"]["namespace"]
+            # the gateway's Secret and the realm's import Secret carry the same generated value
+            assert imported[env] == secrets[(ns, route["plugin"]["secretRef"])]["client_secret"]
         assert imported[env] in generated  # a pulumi-random result, never a literal
     # the realm document itself holds no secret value
     assert not any(v in cm.inputs["data"][f"{realm['realm']}.json"] for v in imported.values())
@@ -223,12 +240,17 @@ def test_log_level_debug_is_refused():
 
 
 def test_an_app_with_its_own_oauth_gets_a_client_and_a_secret():
-    """An OidcClient claim: a realm client with exactly its redirect URIs, and the Secret handed to the app."""
+    """OidcClient claims (Grafana's browser login, the probes' client credentials): a realm client with exactly
+    its redirect URIs and grants, and the Secret handed to the app."""
     r = served_run("dev")
     realm, _ = realm_of(r)
-    [grafana] = [c for c in realm["clients"] if c["clientId"] == "grafana"]
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    grafana, probes = clients["grafana"], clients["blackbox-exporter"]
     assert grafana["redirectUris"] == [f"https://monitoring.{r.config.domain}/login/generic_oauth"]
-    assert "dataflow.view" in grafana["defaultClientScopes"]
-    handed = _secrets(r)[("monitoring", "oidc-grafana")]
-    assert handed["client-id"] == "grafana" and handed["issuer"] == f"https://iam.{r.config.domain}/realms/rs"
-    assert handed["client-secret"] == _secrets(r)[("iam", keycloak.REALM_SECRETS)][grafana["secret"][6:-1]]
+    assert grafana["standardFlowEnabled"] and not grafana["serviceAccountsEnabled"]
+    assert probes["redirectUris"] == [] and probes["serviceAccountsEnabled"] and not probes["standardFlowEnabled"]
+    for cid, ns_secret in (("grafana", ("monitoring", "oidc-grafana")),
+                           ("blackbox-exporter", ("monitoring", "oidc-blackbox-exporter"))):
+        handed = _secrets(r)[ns_secret]
+        assert handed["client-id"] == cid and handed["issuer"] == f"https://iam.{r.config.domain}/realms/rs"
+        assert handed["client-secret"] == _secrets(r)[("iam", keycloak.REALM_SECRETS)][clients[cid]["secret"][6:-1]]
