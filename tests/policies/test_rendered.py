@@ -214,3 +214,12 @@ def test_a_subtree_handed_over_less_some_keys_is_read_whole(tmp_path):
     assert unknown_values(values, info) == [
         "values other.seccompProfile: the chart has no such key (not in its defaults, no template reads "
         "`seccompProfile`) — a typo Helm would silently ignore"]
+
+
+def test_a_plain_equals_sign_reads_as_the_string_the_api_server_sees():
+    """CRDs list `=` among their enum operators: YAML 1.1's `value` tag, which PyYAML's safe loader rejects."""
+    import yaml
+
+    from policies.coprs_policies.rendering.render import LOADER
+
+    assert list(yaml.load_all("enum: [=, '!=']\nop: =\n", Loader=LOADER)) == [{"enum": ["=", "!="], "op": "="}]

@@ -27,9 +27,16 @@ from .charts import ChartRef, ChartUnavailable
 
 TEST_HOOKS = {"test", "test-success", "test-failure"}
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: CRDs are megabytes of YAML
+
+
+class LOADER(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml: CRDs are megabytes
+    """YAML as the API server reads it: a plain `=` (YAML 1.1's `value` tag, e.g. in a CRD's enum of operators)
+    is the string "=", not an error."""
+
+
+LOADER.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 _SEPARATOR = re.compile(r"(?m)^---")  # Helm splits on `---` starting a line (even `---# comment`)
-RENDER_FORMAT = 1  # bump when what the disk cache holds changes
+RENDER_FORMAT = 2  # bump when what the disk cache holds changes
 
 
 @dataclass(frozen=True)
