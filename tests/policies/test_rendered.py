@@ -223,3 +223,31 @@ def test_a_plain_equals_sign_reads_as_the_string_the_api_server_sees():
     from policies.coprs_policies.rendering.render import LOADER
 
     assert list(yaml.load_all("enum: [=, '!=']\nop: =\n", Loader=LOADER)) == [{"enum": ["=", "!="], "op": "="}]
+
+
+def test_a_key_below_a_subtree_handed_over_whole_is_read(tmp_path):
+    """`toYaml .Values.config` passes every key below config, however deep (blackbox modules); a helper given a
+    component's values (`with $component.affinity` → `. | toYaml`) passes that subtree (Loki's `_pod.tpl`);
+    a key nothing passes through is still a typo."""
+    from policies.coprs_policies.rendering.checks import unknown_values
+    from policies.coprs_policies.rendering.render import ChartInfo
+
+    text = ("blackbox.yaml: {{ toYaml .Values.config | indent 4 }}\n"
+            "{{- with $component.affinity }}\n  affinity:\n    {{- tpl ( . | toYaml) $ctx | nindent 4 }}\n{{- end }}\n")
+    defaults = {"config": {"modules": {"http_2xx": {"prober": "http"}}},
+                "querier": {"affinity": {"podAntiAffinity": {}}, "replicas": 1}}
+    info = ChartInfo(tmp_path, {}, defaults, frozenset({"config", "querier", "affinity"}), text, False)
+    values = {"config": {"modules": {"http_2xx": {"http": {"fail_if_not_ssl": True}}, "oauth2": {"prober": "http"}}},
+              "querier": {"affinity": {"nodeAffinity": {}}, "replicaz": 2}}
+    assert unknown_values(values, info) == [
+        "values querier.replicaz: the chart has no such key (not in its defaults, no template reads "
+        "`replicaz`) — a typo Helm would silently ignore"]
+
+
+def test_string_defaults_that_are_templates_count_as_templates():
+    """Loki renders its `loki.config` default with `tpl`: the `.Values` it reads there are read by the chart."""
+    from policies.coprs_policies.rendering.render import _templated_defaults
+
+    defaults = {"loki": {"config": "{{- with .Values.loki.limits_config }}x{{ end }}", "image": "grafana/loki"},
+                "list": ["plain", "{{ .Values.a }}"], "n": 3}
+    assert _templated_defaults(defaults) == ["{{- with .Values.loki.limits_config }}x{{ end }}", "{{ .Values.a }}"]

@@ -46,6 +46,11 @@ def passed_through(path: tuple, info: ChartInfo) -> bool:
                                 rf"|\bomit\s+\$?\.Values\.{dotted}(?:\s+\"[^\"]*\")+\s*\|\s*(?:toYaml|toJson)",
                                 info.text):
             return True
+    # a helper template handed a component's values (`$component := .Values.querier`) passes a subtree whole:
+    # `{{- with $component.affinity }} affinity: {{- tpl (. | toYaml) $ctx ...`
+    if path and re.search(rf"with\s+\(?\s*\$\w+\.{re.escape(path[-1])}\s*\)?\s*-?}}}}[^{{]*\{{\{{-?\s*(?:tpl\s*\(\s*)?\.\s*\|\s*(?:toYaml|toJson)",
+                          info.text):
+        return True
     return False
 
 
@@ -62,7 +67,8 @@ def unknown_values(values: Any, info: ChartInfo) -> list[str]:
             if key in node:
                 node = node[key]
                 continue
-            if key == "global" or "/" in key or "." in key or key in info.tokens or passed_through(path[:i], info):
+            if key == "global" or "/" in key or "." in key or key in info.tokens or \
+                    any(passed_through(path[:j], info) for j in range(1, i + 1)):  # it, or an ancestor, handed over whole
                 break
             bad = path[: i + 1]
             if bad not in seen:

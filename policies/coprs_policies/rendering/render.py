@@ -181,6 +181,15 @@ class _DiskCache:
             pass  # a read-only cache only costs time
 
 
+def _templated_defaults(values: Any) -> list[str]:
+    """String defaults that are templates themselves: they read `.Values` too, once the chart `tpl`s them."""
+    if isinstance(values, dict):
+        return [t for v in values.values() for t in _templated_defaults(v)]
+    if isinstance(values, list):
+        return [t for v in values for t in _templated_defaults(v)]
+    return [values] if isinstance(values, str) and "{{" in values else []
+
+
 def _chart_facts(folder: Path) -> dict:
     helm = charts._helm()
     with helm.Chart.load(folder) as chart:
@@ -194,6 +203,7 @@ def _chart_facts(folder: Path) -> dict:
             own = defaults.get(key) if isinstance(defaults.get(key), dict) else {}
             defaults[key] = {**(subchart.values or {}), **own}
             texts += [t["data"] for t in subchart.templates]
+    texts += _templated_defaults(defaults)  # values the chart renders with `tpl` (Loki's `loki.config`)
     tokens = sorted({t for text in texts for t in _TOKEN.findall(text)})
     return {"metadata": metadata, "defaults": defaults, "tokens": tokens, "text": "\n".join(texts), "hasSchema": has_schema}
 
@@ -202,7 +212,7 @@ def chart_info(folder: Path, print_: Optional[str] = None) -> ChartInfo:
     if folder in _infos:
         return _infos[folder]
     disk = _DiskCache(charts.source().cache)
-    key = f"chart-{print_ or fingerprint(folder)}"
+    key = f"chart-{RENDER_FORMAT}-{print_ or fingerprint(folder)}"
     facts = disk.get(key)
     if facts is None:
         facts = _chart_facts(folder)
