@@ -117,6 +117,7 @@ def values(ctx: AppContext) -> dict:
         "test": {"enabled": False},
         "chunksCache": caches,
         "resultsCache": {**caches, "allocatedMemory": 512},
+        "memcachedExporter": {"resources": ctx.resources("memcachedExporter", Resources("10m", "32Mi", memory_limit="64Mi")).render()},
         "monitoring": {
             "serviceMonitor": {"enabled": monitors},
             "rules": {"enabled": monitors},
