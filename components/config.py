@@ -34,6 +34,8 @@ SECRET_KEYS: dict[str, str] = {
     "coprs:s3SecretKey": "secret key of the S3-compatible object store",
     "coprs:kubeconfig": "kubeconfig of an existing cluster (cluster.mode: existing, without kubeconfigFromStack)",
     "coprs:acmeDnsCredentials": "credentials of the DNS01 solver of the public certificate issuer (ACME only)",
+    "coprs:scdfRegistryPassword": "password of the container registry of SCDF's stream and task images (with scdf settings.registry)",
+    "coprs:openstackExporterCredential": "secret of the read-only application credential of the OpenStack exporter (opt-in)",
 }
 
 # Config namespaces a stack file may use: this program's and those of the providers it runs with.
@@ -403,6 +405,32 @@ class PlatformConfig(Model):
 
 
 # ---------------------------------------------------------------------------------------------
+# prices (read only by `make plan` / `make diff`: the monthly estimate of the capacity figures)
+
+
+Currency = pattern("a currency code like EUR", r"[A-Z]{3}", 3, 3)
+# a volume type, or `default` for volumes that name none
+VolumeType = OpenStackName
+
+
+class PricesConfig(Model):
+    currency: Currency = "EUR"  # type: ignore[valid-type]
+    hours_per_month: float = Field(default=730, gt=0, le=744)
+    flavors_per_hour: dict[OpenStackName, float] = {}  # type: ignore[valid-type]
+    volume_gb_per_month: dict[VolumeType, float] = {}  # type: ignore[valid-type]
+    floating_ip_per_month: float = Field(default=0, ge=0)
+    load_balancer_per_month: float = Field(default=0, ge=0)
+
+    @field_validator("flavors_per_hour", "volume_gb_per_month")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if x < 0]
+        if bad:
+            raise ValueError(f"prices must be 0 or more (check {', '.join(bad)})")
+        return v
+
+
+# ---------------------------------------------------------------------------------------------
 # the whole stack
 
 
@@ -414,6 +442,7 @@ class StackConfig(Model):
     cluster: ClusterConfig = ClusterConfig()
     object_storage: Optional[ObjectStorageConfig] = None
     platform: PlatformConfig = PlatformConfig()
+    prices: Optional[PricesConfig] = None
 
     @property
     def provisions_cloud(self) -> bool:
@@ -435,6 +464,7 @@ SECTIONS = {
     "cluster": "cluster",
     "objectStorage": "object_storage",
     "platform": "platform",
+    "prices": "prices",
 }
 # Sections that are plain strings: the engine passes them as they are written, not as JSON.
 PLAIN_SECTIONS = ("environment", "domain")

@@ -30,14 +30,16 @@ from components.config import ConfigError
 from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
+from . import policy_config
 from .harness import PROJECT, run_stack
+from .output import emit
 from .render import add_chart_args, apply_chart_args
 from .recorded import Recorded, RunResult
-from .stack_input import ROOT, load_stack_input
+from .stack_input import ROOT, load_stack_input, read_stack_file
 from .tables import markdown_table, md_text, text_table
 
 CONFIG_DIR = ROOT / "policies" / "config"
-LEVELS = ("mandatory", "advisory", "remediate", "disabled")
+LEVELS = policy_config.LEVELS
 SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning"}
 NOT_RENDERED = "HELM-22"  # the advisory rule that lists what could not be rendered
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -98,6 +100,9 @@ def load_config(path: Path) -> dict[str, Any]:
         raise ConfigError([f"policy config {path} is not valid JSON: {err}"]) from None
     if not isinstance(doc, dict):
         raise ConfigError([f"policy config {path} must be a JSON object"])
+    problems = policy_config.check(doc, RULES)
+    if problems:
+        raise policy_config.PolicyConfigError(path, problems)
     return doc
 
 
@@ -266,7 +271,8 @@ def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> 
 
 def run_audit(stack: str, config_file: Optional[Path] = None, result: Optional[RunResult] = None) -> AuditReport:
     path = config_file or config_path(stack)
-    return audit(result or run_stack(stack), load_config(path), str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
+    config = load_config(path)  # a bad policy config stops before the (longer) run
+    return audit(result or run_stack(stack), config, str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,17 +428,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stack", default="dev")
     ap.add_argument("--config", default=None, help="policy config JSON (default policies/config/<stack>.json)")
     ap.add_argument("--out", default=None, help="report directory (default audit-<stack>/)")
+    ap.add_argument("--stack-file", default=None, help="read the stack config from this file instead of Pulumi.<stack>.yaml")
     add_chart_args(ap)
     args = ap.parse_args(argv)
     apply_chart_args(args)
     try:
-        report = run_audit(args.stack, Path(args.config) if args.config else None)
+        config_file = Path(args.config) if args.config else None
+        load_config(config_file or config_path(args.stack))  # a bad policy config stops before the (longer) run
+        result = run_stack(args.stack, document=read_stack_file(Path(args.stack_file))) if args.stack_file else None
+        report = run_audit(args.stack, config_file, result)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(render_table(report))
     paths = write_reports(report, Path(args.out or f"audit-{args.stack}"))
-    print("\nReports: " + ", ".join(str(p) for p in paths.values()))
+    emit(render_table(report) + "\n\nReports: " + ", ".join(str(p) for p in paths.values()))
     return 1 if report.mandatory else 0
 
 

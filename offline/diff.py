@@ -4,7 +4,9 @@ Resources are matched by URN. A resource only in HEAD is added, only in BASE rem
 different inputs is changed (the changed input paths are listed; plans hold secrets as "[secret]", so a
 secret's value never shows). A change is a replacement when a changed path is one the provider replaces
 on (the tables of `replacements.py`, checked in each provider's source) or one the resource lists in
-`replaceOnChanges`.
+`replaceOnChanges`. The plan records each resource's options (`options` in the plan JSON): a changed path
+under one of its `ignoreChanges` is reported as ignored (Pulumi keeps the old value, as a real preview
+does), `deleteBeforeReplace` and `retainOnDelete` are shown on replacements and deletions.
 A removed and an added resource of the same type with the same inputs (and, for components, the same
 children) are one resource renamed or re-parented: an alias keeps it. Resources whose inputs are the same
 but that now wait for other resources are listed apart: Pulumi does not touch them.
@@ -20,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from .capacity import delta_lines as capacity_delta
+from .output import emit
+from .property_paths import covered_by_any
 from .recorded import RunResult
 from .replacements import is_replacement
 from .tables import markdown_table, md_text
@@ -70,6 +75,8 @@ class Change:
     replace: list[Path_]
     protect: bool
     old_parent: Optional[str] = None  # set when the parent changed but the URN did not
+    ignored: list[Path_] = field(default_factory=list)  # changed, but under one of its ignoreChanges
+    delete_before_replace: bool = False
 
     @property
     def replaced(self) -> bool:
@@ -121,8 +128,10 @@ class PlanDiff:
     changed: list[Change] = field(default_factory=list)
     moved: list[Move] = field(default_factory=list)
     rewired: list[Rewire] = field(default_factory=list)
+    ignored: list[Change] = field(default_factory=list)  # every changed path is under the resource's ignoreChanges
     outputs: dict[str, str] = field(default_factory=dict)  # key → "added" | "removed" | "changed"
     critical_path: Optional[tuple[float, float]] = None  # seconds, base → head
+    capacity: list[str] = field(default_factory=list)  # capacity and cost delta lines (plans with `capacity`)
 
     @property
     def replaced(self) -> list[Change]:
@@ -134,7 +143,8 @@ class PlanDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.moved or self.rewired or self.outputs)
+        return not (self.added or self.removed or self.changed or self.moved or self.rewired or self.outputs
+                    or self.ignored)
 
 
 def _canonical(value: Any) -> str:
@@ -158,6 +168,14 @@ def _signatures(resources: list[dict]) -> dict[str, str]:
 
 def _is_custom(r: dict) -> bool:
     return r.get("custom", not r["type"].startswith("coprs:"))
+
+
+def options(r: dict) -> dict[str, Any]:
+    """A plan entry's resource options (plans written before `options` existed kept only replaceOnChanges)."""
+    opts = dict(r.get("options") or {})
+    if "replaceOnChanges" in r:
+        opts.setdefault("replaceOnChanges", r["replaceOnChanges"])
+    return opts
 
 
 def diff_plans(base: dict, head: dict) -> PlanDiff:
@@ -200,19 +218,28 @@ def diff_plans(base: dict, head: dict) -> PlanDiff:
         o = old.get(urn)
         if o is None:
             continue
-        paths = changed_paths(o.get("inputs") or {}, n.get("inputs") or {})
+        found = changed_paths(o.get("inputs") or {}, n.get("inputs") or {})
         old_parent = o.get("parent") if moved.get(o.get("parent"), o.get("parent")) != n.get("parent") else None
-        if paths or old_parent:
-            options = n.get("replaceOnChanges") or ()
-            d.changed.append(
-                Change(urn, n["type"], n["name"], paths, [p for p in paths if is_replacement(n["type"], p, options)],
-                       bool(o.get("protect")), old_parent)
-            )
+        if found or old_parent:
+            opts = options(n)
+            ignore = opts.get("ignoreChanges") or ()
+            ignored = [p for p in found if covered_by_any(ignore, p)]
+            paths = [p for p in found if p not in ignored]
+            replace = [p for p in paths if is_replacement(n["type"], p, opts.get("replaceOnChanges") or ())]
+            change = Change(urn, n["type"], n["name"], paths, replace, bool(o.get("protect")), old_parent, ignored,
+                            bool(opts.get("deleteBeforeReplace")))
+            (d.changed if paths or old_parent else d.ignored).append(change)
             continue
         before = {moved.get(u, u) for u in o.get("dependencies") or []}
         after = set(n.get("dependencies") or [])
         if before != after:
             d.rewired.append(Rewire(urn, n["type"], n["name"], sorted(after - before), sorted(before - after)))
+
+    by_name = lambda x: (x["type"], x["name"])  # noqa: E731
+    by_attr = lambda x: (x.type, getattr(x, "new_name", None) or x.name)  # noqa: E731
+    d.added, d.removed = sorted(d.added, key=by_name), sorted(d.removed, key=by_name)
+    d.changed, d.ignored = sorted(d.changed, key=by_attr), sorted(d.ignored, key=by_attr)
+    d.moved, d.rewired = sorted(d.moved, key=by_attr), sorted(d.rewired, key=by_attr)
 
     bo, ho = base.get("outputs") or {}, head.get("outputs") or {}
     for k in sorted(set(bo) | set(ho)):
@@ -222,6 +249,7 @@ def diff_plans(base: dict, head: dict) -> PlanDiff:
             d.outputs[k] = "removed"
         elif bo[k] != ho[k]:
             d.outputs[k] = "changed"
+    d.capacity = capacity_delta(base.get("capacity"), head.get("capacity"))
     cb, ch = base.get("criticalPath"), head.get("criticalPath")
     if cb and ch:
         d.critical_path = (float(cb["seconds"]), float(ch["seconds"]))
@@ -246,7 +274,7 @@ def _counts(d: PlanDiff) -> str:
     return (
         f"{len(d.added)} to add, {len(d.updated)} to update, {len(d.replaced)} to replace, "
         f"{len(d.removed)} to delete, {len(d.moved)} renamed or re-parented (alias), "
-        f"{len(d.rewired)} with new dependencies only"
+        f"{len(d.rewired)} with new dependencies only, {len(d.ignored)} with ignored changes only"
     )
 
 
@@ -254,6 +282,14 @@ def _duration(seconds: float) -> str:
     from .waves import duration_text
 
     return duration_text(seconds)
+
+
+def _retained(r: dict) -> str:
+    return " (retainOnDelete: left in the cloud, only forgotten by the stack)" if options(r).get("retainOnDelete") else ""
+
+
+def _replace_note(c: Change) -> str:
+    return "delete first (deleteBeforeReplace), then create" if c.delete_before_replace else "create, then delete"
 
 
 def _warnings(d: PlanDiff) -> list[str]:
@@ -270,16 +306,21 @@ def render_text(d: PlanDiff) -> str:
     if d.added:
         out += ["", f"Added: {_by_type(r['type'] for r in d.added)}"] + [f"  + {_label(r)}" for r in d.added]
     if d.removed:
-        out += ["", f"Removed: {_by_type(r['type'] for r in d.removed)}"] + [f"  - {_label(r)}" for r in d.removed]
+        out += ["", f"Removed: {_by_type(r['type'] for r in d.removed)}"] + [f"  - {_label(r)}{_retained(r)}" for r in d.removed]
     if d.replaced:
-        out += ["", "Replaced (delete and create)"]
-        out += [f"  ± {c.type}  {c.name}: {_paths(c.paths)} (replaces on: {_paths(c.replace)})" for c in d.replaced]
+        out += ["", "Replaced"]
+        out += [f"  ± {c.type}  {c.name}: {_paths(c.paths)} (replaces on: {_paths(c.replace)}; {_replace_note(c)})"
+                for c in d.replaced]
     if d.updated:
         out += ["", "Updated in place"]
         for c in d.updated:
             what = _paths(c.paths) if c.paths else ""
             parent = f"parent {c.old_parent} → new parent" if c.old_parent else ""
-            out.append(f"  ~ {c.type}  {c.name}: {'; '.join(x for x in (what, parent) if x)}")
+            ignored = f"ignored: {_paths(c.ignored)}" if c.ignored else ""
+            out.append(f"  ~ {c.type}  {c.name}: {'; '.join(x for x in (what, parent, ignored) if x)}")
+    if d.ignored:
+        out += ["", "Ignored changes (the resource's ignoreChanges: Pulumi keeps the old values, no update)"]
+        out += [f"  = {c.type}  {c.name}: {_paths(c.ignored)}" for c in d.ignored]
     if d.moved:
         out += ["", "Renamed or re-parented (keep them with an alias, else Pulumi deletes and recreates)"]
         for m in d.moved:
@@ -290,6 +331,8 @@ def render_text(d: PlanDiff) -> str:
             out.append(f"  · {w.type}  {w.name}: now waits for {len(w.now_waits_for)} more, {len(w.no_longer_waits_for)} fewer")
     if d.outputs:
         out += ["", "Stack outputs: " + ", ".join(f"{k} ({v})" for k, v in d.outputs.items())]
+    if d.capacity:
+        out += ["", "Capacity", *[f"  {line}" for line in d.capacity]]
     if d.critical_path:
         b, h = d.critical_path
         out += ["", f"Critical path: {_duration(b)} → {_duration(h)}"]
@@ -316,15 +359,20 @@ def render_markdown(d: PlanDiff) -> str:
     out = [f"### Offline plan diff: `{d.base_stack}`"]
     if d.empty:
         return "\n".join(out + ["", "No resource changes."])
-    out += ["", *markdown_table([(len(d.added), len(d.updated), len(d.replaced), len(d.removed), len(d.moved), len(d.rewired))],
-                                ("add", "update", "replace", "delete", "alias", "new dependencies only"))]
+    out += ["", *markdown_table([(len(d.added), len(d.updated), len(d.replaced), len(d.removed), len(d.moved), len(d.rewired),
+                                  len(d.ignored))],
+                                ("add", "update", "replace", "delete", "alias", "new dependencies only", "ignored changes only"))]
     out += [f"\n> [!WARNING]\n> {md_text(w)}" for w in _warnings(d)]
+    if d.capacity:
+        out += ["", "**Capacity:** " + "; ".join(md_text(line) for line in d.capacity)]
     if d.replaced:
-        out += _md_section("Replaced", [(f"`{c.type}`", c.name, _paths(c.paths), _paths(c.replace)) for c in d.replaced],
-                           ("type", "name", "changed", "replaces on"), open_=True)
+        out += _md_section("Replaced", [(f"`{c.type}`", c.name, _paths(c.paths), _paths(c.replace), _replace_note(c))
+                                        for c in d.replaced],
+                           ("type", "name", "changed", "replaces on", "order"), open_=True)
     if d.removed:
-        out += _md_section("Removed", [(f"`{r['type']}`", r["name"], "yes" if r.get("protect") else "") for r in d.removed],
-                           ("type", "name", "protected"), open_=True)
+        out += _md_section("Removed", [(f"`{r['type']}`", r["name"], "yes" if r.get("protect") else "",
+                                        "yes" if options(r).get("retainOnDelete") else "") for r in d.removed],
+                           ("type", "name", "protected", "retained in the cloud"), open_=True)
     if d.added:
         out += _md_section("Added", [(f"`{r['type']}`", r["name"]) for r in d.added], ("type", "name"))
     if d.updated:
@@ -336,6 +384,9 @@ def render_markdown(d: PlanDiff) -> str:
     if d.rewired:
         rows = [(f"`{w.type}`", w.name, len(w.now_waits_for), len(w.no_longer_waits_for)) for w in d.rewired]
         out += _md_section("Same inputs, new dependencies (not touched)", rows, ("type", "name", "waits for more", "fewer"))
+    if d.ignored:
+        rows = [(f"`{c.type}`", c.name, _paths(c.ignored)) for c in d.ignored]
+        out += _md_section("Ignored changes (ignoreChanges, no update)", rows, ("type", "name", "ignored"))
     if d.outputs:
         out += ["", "Stack outputs: " + ", ".join(f"`{k}` ({v})" for k, v in d.outputs.items())]
     if d.critical_path:
@@ -348,12 +399,25 @@ def render_markdown(d: PlanDiff) -> str:
 # plan section and entry point
 
 
+def resource_options(r) -> dict[str, Any]:
+    """The options of one recorded resource that change what an update does (only those set)."""
+    opts = {
+        "protect": r.protect,
+        "ignoreChanges": list(r.ignore_changes),
+        "replaceOnChanges": list(r.replace_on_changes),
+        "deleteBeforeReplace": r.delete_before_replace,
+        "retainOnDelete": r.retain_on_delete,
+        "additionalSecretOutputs": list(r.additional_secret_outputs),
+        "aliases": list(r.aliases),
+    }
+    return {k: v for k, v in opts.items() if v}
+
+
 def plan_section(result: RunResult, plan: dict[str, Any]) -> list[str]:
-    """Carries what the diff needs into the plan JSON: custom or component, the replaceOnChanges option."""
+    """Carries what the diff needs into the plan JSON: custom or component, and the resource options."""
     for entry, r in zip(plan["resources"], result.resources):
         entry["custom"] = r.custom
-        if r.replace_on_changes:
-            entry["replaceOnChanges"] = list(r.replace_on_changes)
+        entry["options"] = resource_options(r)
     return []
 
 
@@ -376,9 +440,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
     d = diff_plans(_load(args.base), _load(args.head))
     text = render_markdown(d) if args.format == "markdown" else render_text(d)
-    print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
+    emit(text)
     return 0
 
 

@@ -26,6 +26,8 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from components.secret_config import needed_secrets
+
 from .fakes import DEFAULT_FAKERS, FAKE_KUBECONFIG, Faker, RecordingMocks
 from .recorded import SECRET, Recorded, RunResult, iter_values, strip_secrets
 from .stack_input import ROOT, StackInput, load_stack_input, stack_names, validate
@@ -206,12 +208,13 @@ def run_stack(
     document: Optional[dict] = None,
     program: Optional[Callable[[], Any]] = None,
     fakers: Optional[dict[str, Faker]] = None,
+    require_secrets: Optional[bool] = None,
 ) -> RunResult:
     """Run the program (default: `__main__.py`) for one stack under mocks and return what it declared.
 
     Raises ConfigError (one line) for a bad stack config, before anything is declared.
     """
-    si = load_stack_input(stack, overrides, root, document)
+    si = load_stack_input(stack, overrides, root, document, require_secrets)
     cfg = validate(si)
     mocks = RecordingMocks(cfg)
     if fakers:
@@ -259,4 +262,5 @@ def run_stack(
         raw_outputs=outputs_raw,
         faked_secrets=si.faked_secrets,
         stack_urn=monitor.stack_urn or "",
+        needed_secrets=needed_secrets(si.values),
     )

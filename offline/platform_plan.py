@@ -44,7 +44,7 @@ def plan_section(result: RunResult, plan: dict[str, Any]) -> list[str]:
     ns_rows = [(n["name"], n["podSecurity"], "yes" if n["meshed"] else "no", "yes" if n["defaultDeny"] else "NO",
                 n["networkPolicies"], n["quota"].get("requests.cpu", "-"), n["quota"].get("requests.memory", "-"),
                 "yes" if n["limitRange"] else "NO") for n in ns]
-    app_rows = [(a["name"], a["namespace"], "; ".join(a["charts"]) or "(CRD bundle)", ", ".join(a["after"]) or "-")
+    app_rows = [(a["name"], a["namespace"], "; ".join(a["charts"]) or "(manifests and objects)", ", ".join(a["after"]) or "-")
                 for a in summary["apps"]]
     lines = ["Platform namespaces (baseline: PSA enforce, Linkerd injection, default deny in+out, quota, limits)",
              text_table(ns_rows, ("namespace", "psa", "meshed", "deny", "policies", "cpu", "memory", "limits")),

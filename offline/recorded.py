@@ -78,6 +78,7 @@ class RunResult:
     raw_outputs: dict[str, Any]
     faked_secrets: list[str]
     stack_urn: str
+    needed_secrets: dict[str, str] = field(default_factory=dict)  # secret key → why this stack needs it
 
     def of_type(self, *types: str) -> list[Recorded]:
         return [r for r in self.resources if r.type in types]
@@ -103,9 +104,15 @@ class RunResult:
             todo += [k.urn for k in kids]
         return out
 
+    def counts(self) -> dict[str, int]:
+        """The one resource count of every report (plan, bench, docs): everything the program registers."""
+        custom = sum(1 for r in self.resources if r.custom)
+        return {"resources": len(self.resources), "custom": custom, "components": len(self.resources) - custom}
+
     def plan(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
+            "counts": self.counts(),
             "resources": [r.plan_entry() for r in self.resources],
             "outputs": self.outputs,
         }

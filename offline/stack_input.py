@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import yaml
 
-from components.config import SECRET_KEYS, ConfigError, StackConfig, parse_config_map
+from components.config import ConfigError, StackConfig, parse_config_map
 from components.config_input import MAX_DEPTH, key_path, shape_problems, show
+from components.secret_config import offline_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_BYTES = 1_000_000
@@ -176,6 +177,7 @@ class StackInput:
     values: dict[str, Any]  # key → decoded value (objects as dicts)
     secret_keys: list[str]
     faked_secrets: list[str]
+    needed_missing: dict[str, str] = field(default_factory=dict)  # needed secret → why, faked for this run
 
     def config_map(self) -> dict[str, str]:
         return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.values.items()}
@@ -187,6 +189,7 @@ def load_stack_input(
     overrides: Optional[dict[str, Any]] = None,
     root: Path = ROOT,
     document: Optional[Any] = None,
+    require_secrets: Optional[bool] = None,
 ) -> StackInput:
     """Read `Pulumi.<stack>.yaml` (or a given document), apply overrides, fake secrets. Raises ConfigError."""
     if document is None:
@@ -194,7 +197,9 @@ def load_stack_input(
         if not path.exists():
             raise ConfigError([f"no stack file {path.name}; known stacks: {', '.join(stack_names(root)) or 'none'}"])
         document = read_stack_file(path)
-    values = config_values(document, f"Pulumi.{stack}.yaml")
+    name = f"Pulumi.{stack}.yaml"
+    file_config = config_values(document, name)
+    values = copy.deepcopy(file_config)
     for key, value in (overrides or {}).items():
         _set_path(values, key, copy.deepcopy(value))
     overridden = {key.split(".")[0] for key in overrides or {}} & set(values)
@@ -202,18 +207,9 @@ def load_stack_input(
     problems += [p for check in VALUE_CHECKS for p in check(values)]
     if problems:
         raise ConfigError(problems)
-    secret_keys, faked = [], []
-    for key, value in list(values.items()):
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = f"offline-dummy-{key.replace(':', '-')}"
-            secret_keys.append(key)
-    for key in SECRET_KEYS:
-        if key not in values:
-            values[key] = f"offline-dummy-{key.replace(':', '-')}"
-            faked.append(key)
-        if key not in secret_keys:
-            secret_keys.append(key)
-    return StackInput(stack, values, sorted(secret_keys), faked)
+    # plaintext secrets in the file stop the run; encrypted and missing needed ones get dummies (secret_config.py)
+    secret_keys, missing = offline_secrets(file_config, values, stack, name, require_secrets)
+    return StackInput(stack, values, secret_keys, list(missing), missing)
 
 
 def validate(si: StackInput) -> StackConfig:

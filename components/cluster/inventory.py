@@ -44,6 +44,9 @@ class ApiAccess:
     public_ip: Optional[str] = None
 
 
+ETCD_METRICS_PORT = 2381
+
+
 def _natural(name: str) -> list:
     """`coprs-infra-10` after `coprs-infra-9`: the order nodes were created in."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
@@ -184,6 +187,8 @@ def group_vars(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[
         "kube_pod_security_default_warn": "restricted",
         "kube_pod_security_exemptions_namespaces": ["kube-system"],
         "kubeconfig_localhost": False,
+        # kube-proxy metrics on the node address, not only 127.0.0.1, so Prometheus can scrape them.
+        "kube_proxy_metrics_bind_address": "0.0.0.0:10249",
     }
     if c.oidc.enabled:
         cluster.update(
@@ -204,7 +209,8 @@ def group_vars(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[
     }
     return {
         "all/all.yml": everyone,
-        "all/etcd.yml": {"etcd_deployment_type": "host"},
+        # etcd metrics (plain HTTP, metrics only) on a port of their own, scraped by Prometheus.
+        "all/etcd.yml": {"etcd_deployment_type": "host", "etcd_metrics_port": ETCD_METRICS_PORT},
         "k8s_cluster/k8s-cluster.yml": cluster,
         "k8s_cluster/k8s-net-calico.yml": calico,
     }

@@ -158,6 +158,25 @@ class UiRoute:
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
     extra_paths: tuple[str, ...] = ()  # more paths of the same route (same placeholders)
     plugins: tuple[Mapping[str, Any], ...] = ()  # more gateway plugins (e.g. proxy-rewrite headers)
+    strip_prefix: bool = False  # drop the path prefix before the backend (apps that only know an external prefix)
+    route_name: Optional[str] = None  # ApisixRoute name; default from host and path prefix
+    probe_path: Optional[str] = None  # what the endpoint probe fetches; default: the prefix's root
+
+    @property
+    def prefix(self) -> str:
+        """`/thanos/*` → `/thanos`; `/*` → ``."""
+        return self.path.rstrip("*").rstrip("/")
+
+    @property
+    def name(self) -> str:
+        """ApisixRoute name: unique per host and path prefix (several UIs share https://monitoring.<domain>)."""
+        if self.route_name:
+            return self.route_name
+        return logical(self.host, self.prefix.strip("/")) if self.prefix else self.host
+
+    @property
+    def probe(self) -> str:
+        return self.probe_path or f"{self.prefix}/"
 
 
 class AppSettings(BaseModel):
@@ -221,10 +240,12 @@ def logical(*parts: str) -> str:
 
 def build_secret(owner: str, name: str, keys: Sequence[str], namespace: str, opts: pulumi.ResourceOptions, *,
                  protect: bool = False, from_config: Optional[str] = None, length: int = 32,
-                 aliases: Sequence[str] = ()) -> tuple[k8s.core.v1.Secret, dict[str, pulumi.Output[str]]]:
+                 aliases: Sequence[str] = (), extra: Optional[Mapping[str, Any]] = None,
+                 ) -> tuple[k8s.core.v1.Secret, dict[str, pulumi.Output[str]]]:
     """The one secret builder: a Kubernetes Secret `namespace/name` whose keys are pulumi-random passwords
     (children of `opts.parent`, protected if asked) or, with `from_config`, the value of that secret config
-    key. Returns the Secret and its values (secret Outputs)."""
+    key; `extra` adds keys that are not secret (a client id, an issuer URL). Returns the Secret and its values
+    (secret Outputs)."""
     if from_config is not None:
         if len(keys) != 1:
             raise ValueError(f"{owner}: a Secret from config key {from_config} has exactly one key")
@@ -245,7 +266,7 @@ def build_secret(owner: str, name: str, keys: Sequence[str], namespace: str, opt
         logical(owner, "secret", namespace, name),
         metadata={"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "coprs"}},
         type="Opaque",
-        string_data=data,
+        string_data={**(extra or {}), **data},
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=a) for a in aliases])),
     )
     return secret, data
@@ -410,12 +431,14 @@ class AppDeployment(pulumi.ComponentResource):
             ns = r.namespace or app.namespace
             deps = [*upstream, *previous, *ctx.secrets.values(), *ctx.prerequisites, *registry.served(app.name),
                     *registry.namespace_deps(ns), *(registry.crd_provider(g, app.name) for g in r.uses_crds)]
+            # OCI registries are addressed by chart reference (Helm has no `--repo` for them).
+            oci = r.chart.repository.startswith("oci://")
             release = k8s.helm.v3.Release(
                 r.release_name,
                 name=r.release_name,
-                chart=r.chart.name,
+                chart=f"{r.chart.repository.rstrip('/')}/{r.chart.name}" if oci else r.chart.name,
                 version=r.chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=r.chart.repository),
+                repository_opts=None if oci else k8s.helm.v3.RepositoryOptsArgs(repo=r.chart.repository),
                 namespace=ns,
                 create_namespace=False,
                 atomic=True,

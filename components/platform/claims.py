@@ -38,3 +38,46 @@ class Bucket(Claim):
     role: ClassVar[str] = "object-storage"
     suffix: str
     format: str
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pending: the data claims of issue 12, in the shapes INTERFACES.md gives, so consumers (SCDF) can declare
+# them before that issue lands. When it lands, its definitions replace these.
+
+
+def _default_secret(claim: Claim, value: str) -> None:
+    if not claim.secret:
+        object.__setattr__(claim, "secret", value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Defaulted(Claim):
+    secret: str = ""  # default from the claim's own fields
+
+
+@dataclass(frozen=True)
+class Database(_Defaulted):
+    """A PostgreSQL database and its owner role, both `name` (Secret keys host, port, dbname, user, password,
+    uri, jdbc-uri, ca.crt; TLS required)."""
+
+    role: ClassVar[str] = "database"
+    name: str
+
+    def __post_init__(self) -> None:
+        _default_secret(self, f"{self.name}-postgresql")
+
+
+@dataclass(frozen=True)
+class KafkaAccess(_Defaulted):
+    """A KafkaUser (SCRAM-SHA-512) with ACLs (Secret keys bootstrap.servers, security.protocol, sasl.mechanism,
+    username, password, sasl.jaas.config, ca.crt)."""
+
+    role: ClassVar[str] = "kafka"
+    user: str
+    read: tuple[str, ...] = ()  # topic names, or prefixes ending with `*`
+    write: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _default_secret(self, f"kafka-{self.user}")
+

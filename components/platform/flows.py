@@ -181,7 +181,9 @@ def baseline_flows(namespace: str, *, dns_ip: Optional[str]) -> list[Flow]:
     flows = [
         Flow("same-namespace", here, here, why="pods of one namespace talk freely"),
         Flow("dns", here, pods("kube-system", {"k8s-app": "kube-dns"}), (Port(53, "UDP"), Port(53, "TCP")), "CoreDNS"),
-        Flow("scrape", Peer(role="monitoring"), here, why="Prometheus scrapes every namespace"),
+        # Only the Prometheus pods of the monitoring app's namespace; its other pods declare their own flows.
+        Flow("scrape", Peer(role="monitoring", pods={"app.kubernetes.io/name": "prometheus"}), here,
+             why="Prometheus scrapes every namespace"),
     ]
     if dns_ip:
         flows.append(Flow("node-local-dns", here, Peer(cidrs=(f"{dns_ip}/32",)), (Port(53, "UDP"), Port(53, "TCP")), "nodelocaldns"))

@@ -62,6 +62,8 @@ NAMESPACES: tuple[NamespaceSpec, ...] = (
                   "Ceph OSDs and CSI plugins need raw devices and host mounts; Ceph has its own TLS-free wire protocol, not meshed"),
     NamespaceSpec("database", "backend", "restricted", True, _q("16", "64Gi", "128Gi", "4Ti", 100, 50)),
     NamespaceSpec("monitoring", "monitoring", "restricted", True, _q("16", "64Gi", "128Gi", "2Ti", 150, 50)),
+    NamespaceSpec("monitoring-node", "monitoring", "privileged", False, _q("4", "4Gi", "8Gi", "1Gi", 100, 1),
+                  "node-exporter needs the host's network, PID namespace and filesystem; a host agent, not meshed"),
     NamespaceSpec("logging", "monitoring", "privileged", True, _q("16", "32Gi", "64Gi", "2Ti", 200, 50),
                   "Fluent Bit reads node logs through hostPath"),
     NamespaceSpec("processing", "processing", "restricted", True, _q("32", "128Gi", "256Gi", "2Ti", 500, 100)),

@@ -113,7 +113,8 @@ class Platform(pulumi.ComponentResource):
         """Stack output: every UI published through the gateway."""
         if not self.registry.has_role("gateway"):
             return {}
-        return {r.host: f"https://{r.host}.{self.cfg.domain}" for a in self.enabled.values() for r in a.routes}
+        return {r.name: f"https://{r.host}.{self.cfg.domain}{r.prefix}/" if r.prefix else f"https://{r.host}.{self.cfg.domain}"
+                for a in self.enabled.values() for r in a.routes}
 
     @property
     def credentials(self) -> pulumi.Output[dict[str, dict[str, str]]]:

@@ -11,7 +11,8 @@ the CRD providers, the claims apps make and what was served for them, and the ap
 - an app comes after the apps it depends on (hard or `optional`), after the app serving each of its
   claims, after the mesh app when its namespace is meshed (injected at birth), after the monitoring app
   unless it opts out (`monitoring=False`), and after the backups app when it declares a Velero backup;
-  the role apps themselves, and what they depend on, are not held back by the last three rules.
+  the role apps themselves, and what they depend on, are not held back by the last three rules; every app
+  with monitors comes after the app of the "monitoring-crds" role (the Prometheus Operator CRDs).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def role_players(apps: Iterable[App]) -> dict[str, str]:
 
 def _off(registry: tuple[App, ...], cfg: StackConfig, layer_roles: Iterable[str]) -> dict[str, str]:
     off = {a.name: "disabled in config" for a in registry if not cfg.platform.app(a.name).enabled}
+    known = {a.name for a in registry}
     changed = True
     while changed:
         changed = False
@@ -72,7 +74,8 @@ def _off(registry: tuple[App, ...], cfg: StackConfig, layer_roles: Iterable[str]
         for a in registry:
             if a.name in off:
                 continue
-            missing = [d for d in a.depends_on if d in off]
+            # An app the program does not have yet counts as off: its consumers wait for it.
+            missing = [d for d in a.depends_on if d in off or d not in known]
             missing += sorted({c.role for c in a.claims if not c.optional and c.role not in roles})
             if missing:
                 off[a.name] = f"needs {', '.join(missing)}"
@@ -102,6 +105,9 @@ def ordering(on: Mapping[str, App]) -> dict[str, set[str]]:
                 after[n].add(player)
 
     meshed = {s.name for s in NAMESPACES if s.meshed}
+    # The monitoring CRDs first (their app has no pods): the mesh ships PodMonitors before the monitoring
+    # app itself, which starts after the mesh.
+    follow("monitoring-crds", lambda a: a.monitoring)
     follow("mesh", lambda a: a.namespace in meshed)
     follow("monitoring", lambda a: a.monitoring)
     follow("backups", lambda a: any(b.method == "velero" for b in a.backups))

@@ -15,15 +15,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config import StackConfig, oidc_issuer
-from .app import App, UiRoute, build_secret, logical
+from .app import App, AppContext, UiRoute, before_releases, build_secret, logical
 
 INGRESS_CLASS = "apisix"
 APISIX_API = "apisix.apache.org/v2"
 OIDC_SECRET_KEYS = ("client_secret", "session.secret")
 
 
-def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -> dict:
-    """The openid-connect plugin of a route: browser login against Keycloak, secrets from `secret_name`."""
+def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str, prefix: str = "") -> dict:
+    """The openid-connect plugin of a route: browser login against Keycloak, secrets from `secret_name`.
+
+    `prefix`: the route's path prefix when several UIs share a host; the callback stays under it."""
     return {
         "name": "openid-connect",
         "enable": True,
@@ -34,8 +36,8 @@ def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -
             "realm": cfg.cluster.oidc.realm,
             "scope": "openid profile email",
             "bearer_only": False,
-            "redirect_uri": f"https://{host}/redirect_uri",
-            "logout_path": "/logout",
+            "redirect_uri": f"https://{host}{prefix}/redirect_uri",
+            "logout_path": f"{prefix}/logout",
             "introspection_endpoint_auth_method": "client_secret_post",
             "set_userinfo_header": False,
             "ssl_verify": True,
@@ -64,6 +66,10 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
     ns = route.namespace or app.namespace
     host = f"{route.host}.{cfg.domain}"
     plugins = [{"name": "redirect", "enable": True, "config": {"http_to_https": True}}]
+    if route.strip_prefix and route.prefix:
+        plugins.append({"name": "proxy-rewrite", "enable": True,
+                        "config": {"regex_uri": [f"^{route.prefix}/?(.*)", "/$1"],
+                                   "headers": {"set": {"X-Forwarded-Prefix": route.prefix}}}})
     client: Optional[RouteClient] = None
     deps = list(provider_opts.depends_on or [])
     if route.oidc_client:
@@ -71,14 +77,14 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
         secret, values = build_secret(app.name, secret_name, OIDC_SECRET_KEYS, ns, opts, length=40,
                                       aliases=(logical(app.name, "oidc", ns, route.oidc_client),))
         deps.append(secret)
-        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name))
-        client = RouteClient(route.oidc_client, f"https://{host}/redirect_uri", ns, values["client_secret"])
+        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name, route.prefix))
+        client = RouteClient(route.oidc_client, f"https://{host}{route.prefix}/redirect_uri", ns, values["client_secret"])
     plugins += [dict(p) for p in route.plugins]
     spec = {
         "ingressClassName": INGRESS_CLASS,
         "http": [
             {
-                "name": route.host,
+                "name": route.name,
                 "match": {"hosts": [host], "paths": route_paths(cfg, route)},
                 "backends": [{"serviceName": route.service, "servicePort": route.port}],
                 "websocket": route.websocket,
@@ -87,11 +93,23 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
         ],
     }
     resource = k8s.apiextensions.CustomResource(
-        logical(app.name, "route", route.host),
+        logical(app.name, "route", route.name),
         api_version=APISIX_API,
         kind="ApisixRoute",
-        metadata={"name": route.host, "namespace": ns},
+        metadata={"name": route.name, "namespace": ns},
         spec=spec,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps)),
     )
     return resource, client
+
+
+def own_oauth_client(ctx: AppContext, client_id: str) -> k8s.core.v1.Secret:
+    """The Keycloak client of an app doing its own OAuth (Grafana, the endpoint probes): its secret generated into
+    `oidc-<client_id>` in the app's namespace (keys client-id, client-secret, issuer: the identity issue's OidcClient
+    claim shape), ready before the app's releases."""
+    name = f"oidc-{client_id}"
+    secret, values = build_secret(ctx.app.name, name, ("client-secret",), ctx.namespace, ctx.opts(), length=40,
+                                  extra={"client-id": client_id, "issuer": oidc_issuer(ctx.cfg)})
+    ctx.secret_values[name] = values
+    before_releases(ctx, secret)
+    return secret

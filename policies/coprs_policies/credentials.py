@@ -68,7 +68,8 @@ def describe(value: Any) -> str:
     return "a literal credential"
 
 
-_ASSIGNMENT = re.compile(r"(?m)^\s*[\"']?([\w.-]+)[\"']?\s*[:=]\s*(\S.*?)\s*$")
+# One line each: a key whose value is a nested block (`secret:` then indented keys) is no assignment.
+_ASSIGNMENT = re.compile(r"(?m)^[ \t-]*[\"']?([\w.-]+)[\"']?[ \t]*[:=][ \t]*(\S.*?)[ \t]*$")
 _HARMLESS = re.compile(
     r"(?i)^(no|yes|false|true|none|null|~|\"\"|''|\||>"  # booleans, empty values, YAML block markers
     r"|[\"']?\$\{.*\}[\"']?|[\"']?\{\{.*\}\}[\"']?|[\"']?\$\(.*\)[\"']?)$"  # ${VAR}, {{ .Values }}, $(VAR)

@@ -267,6 +267,12 @@ METRICS_KEYS = {
     "linkerd-control-plane": ["podMonitor.enabled"],
     "rook-ceph": ["monitoring.enabled"],
     "rook-ceph-cluster": ["monitoring.enabled"],
+    "thanos": ["serviceMonitor.enabled"],
+    "loki": ["monitoring.serviceMonitor.enabled"],
+    "fluent-bit": ["serviceMonitor.enabled"],
+    "fluentd": ["metrics.serviceMonitor.enabled"],
+    "grafana-operator": ["serviceMonitor.enabled"],
+    "prometheus-blackbox-exporter": ["serviceMonitor.selfMonitor.enabled"],
 }
 
 
@@ -405,6 +411,7 @@ CATALOGUE = {
     "plugin-barman-cloud": ["https://cloudnative-pg.github.io/charts"],
     "mongodb-kubernetes": ["https://mongodb.github.io/helm-charts"],
     "kube-prometheus-stack": ["https://prometheus-community.github.io/helm-charts"],
+    "prometheus-operator-crds": ["https://prometheus-community.github.io/helm-charts"],
     "prometheus-blackbox-exporter": ["https://prometheus-community.github.io/helm-charts"],
     "thanos": ["https://stevehipwell.github.io/helm-charts"],
     "grafana-operator": ["oci://ghcr.io/grafana/helm-charts", "https://grafana.github.io/helm-charts"],

@@ -30,6 +30,7 @@ DEFAULT_LEVELS = {
     "rook-ceph": "privileged",
     "logging": "privileged",
     "falco": "privileged",
+    "monitoring-node": "privileged",  # node-exporter: host network, PID namespace and filesystem
     "velero": "privileged",  # the node agent reads pod volumes through hostPath (Kopia file-system backups)
     "networking": "baseline",
     "infra": "restricted",

@@ -177,8 +177,9 @@ stack_rule(meta("ST-13", "medium", "Every app namespace is meshed by Linkerd (mT
                 "Annotate the namespace `linkerd.io/inject: enabled`, or list it in `unmeshedNamespaces` with a reason.",
                 {"exemptNamespaces": EXEMPT_NAMESPACES,
                  "unmeshedNamespaces": strings("namespaces left out of the mesh: the mesh itself, storage, and node agents "
-                                               "that use the host network or host paths (Falco, Fluent Bit, Velero)",
-                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero"])}), _st13,
+                                               "that use the host network or host paths (Falco, Fluent Bit, Velero, node-exporter)",
+                                               ["rook-ceph", "linkerd", "linkerd-viz", "falco", "logging", "velero",
+                                                "monitoring-node"])}), _st13,
            (NAMESPACE,))
 
 # ---------------------------------------------------------------------------------------------

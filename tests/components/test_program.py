@@ -11,7 +11,8 @@ def test_outputs_of_the_whole_program(any_stack: RunResult):
         assert out[key] == SECRET, key
     domain = any_stack.config.domain
     assert out["urls"]["ceph"] == f"https://ceph.{domain}"
-    assert all(url.startswith("https://") and url.endswith("." + domain) for url in out["urls"].values())
+    assert out["urls"]["monitoring-prometheus"] == f"https://monitoring.{domain}/prometheus/"
+    assert all(url.startswith("https://") and url.split("/")[2].endswith("." + domain) for url in out["urls"].values())
     assert set(out["buckets"]) == {"thanos", "loki", "es-processing", "es-security", "backups"}
     assert out["bastionAddresses"] and out["ingressAddress"]
 

@@ -78,7 +78,7 @@ def test_two_more_prod_workers_show_one_scale_step_for_exactly_those_two_nodes(t
     assert "kubespray-cluster" not in kubespray(d.changed)  # cluster.yml does not run again
     assert "+ command:local:Command  kubespray-join-coprs-infra-9" in text
     assert "+ command:local:Command  kubespray-join-coprs-infra-10" in text
-    assert "± command:local:Command  kubespray-scale: create, triggers[0] (replaces on: triggers[0])" in text
+    assert "± command:local:Command  kubespray-scale: create, triggers[0] (replaces on: triggers[0]; create, then delete)" in text
     assert text.count("kubespray-scale") == 1 and text.count("kubespray-join-") == 2
 
 
@@ -104,15 +104,89 @@ def test_no_change_is_no_change(dev_plan):
     assert "No resource changes" in plan_diff.render_markdown(d)
 
 
-def test_image_change_replaces_instances_and_flavor_change_resizes_them(dev_plan):
-    image = plan_diff.diff_plans(dev_plan, plan_of("dev", {"coprs:nodeGroups.infra.image": "coprs-ubuntu-26.04"}))
-    assert {c.type for c in image.replaced} == {INSTANCE}
-    assert len(image.replaced) == 3
-    assert all(plan_diff.path_text(p).startswith("blockDevices[0].uuid") for c in image.replaced for p in c.replace)
+def test_image_change_is_ignored_as_ignore_changes_says_and_flavor_change_resizes(dev_plan):
+    head = plan_of("dev", {"coprs:nodeGroups.infra.image": "coprs-ubuntu-26.04"})
+    image = plan_diff.diff_plans(dev_plan, head)
+    # Instances ignore blockDevices[0].uuid (node_group.py): a real preview shows no change for them.
+    assert not image.replaced and not image.updated
+    assert {c.type for c in image.ignored} == {INSTANCE} and len(image.ignored) == 3
+    assert all(plan_diff.path_text(p) == "blockDevices[0].uuid" for c in image.ignored for p in c.ignored)
+    text = plan_diff.render_text(image)
+    assert "0 to replace" in text and "3 with ignored changes only" in text
+    assert "= openstack:compute/instance:Instance  coprs-dev-infra-1: blockDevices[0].uuid" in text
+    assert "Ignored changes" in plan_diff.render_markdown(image)
+
+    # without the option recorded in the plan, the same change is a replacement (the provider's table)
+    for r in head["resources"]:
+        r.get("options", {}).pop("ignoreChanges", None)
+    bare = plan_diff.diff_plans(dev_plan, head)
+    assert {c.type for c in bare.replaced} == {INSTANCE} and len(bare.replaced) == 3
+    assert all(plan_diff.path_text(p).startswith("blockDevices[0].uuid") for c in bare.replaced for p in c.replace)
 
     flavor = plan_diff.diff_plans(dev_plan, plan_of("dev", {"coprs:nodeGroups.infra.flavor": "s3.2xlarge.4"}))
     assert not flavor.replaced
     assert {(c.type, tuple(map(plan_diff.path_text, c.paths))) for c in flavor.updated} == {(INSTANCE, ("flavorName",))}
+
+
+def test_the_plan_records_resource_options(dev_plan):
+    by_type = {}
+    for r in dev_plan["resources"]:
+        by_type.setdefault(r["type"], []).append(r["options"])
+    assert all(o["ignoreChanges"] == ["blockDevices[0].uuid"] for o in by_type[INSTANCE])
+    assert all(o["ignoreChanges"] == ["allowedAddressPairs"] for o in by_type[PORT])
+    assert all(o["protect"] for o in by_type["openstack:blockstorage/volume:Volume"])
+
+
+@pytest.mark.parametrize(
+    "pattern, path, covered",
+    [
+        ("blockDevices[0].uuid", ("blockDevices", 0, "uuid"), True),
+        ("blockDevices[*].uuid", ("blockDevices", 2, "uuid"), True),
+        ("blockDevices", ("blockDevices", 0, "uuid"), True),
+        ("blockDevices[0].uuid", ("blockDevices",), False),
+        ("blockDevices[1].uuid", ("blockDevices", 0, "uuid"), False),
+        ('metadata.labels["app.kubernetes.io/name"]', ("metadata", "labels", "app.kubernetes.io/name"), True),
+        ("spec.*", ("spec", "replicas"), True),
+        ("spec[", ("spec",), False),
+    ],
+)
+def test_property_paths_as_the_options_spell_them(pattern, path, covered):
+    from offline.property_paths import covered_by_any
+
+    assert covered_by_any([pattern], path) is covered
+
+
+def test_delete_before_replace_and_retain_on_delete_are_shown(dev_plan):
+    head = copy.deepcopy(dev_plan)
+    rule = next(r for r in head["resources"] if r["type"] == "openstack:networking/secGroupRule:SecGroupRule")
+    rule["inputs"]["description"] = "changed"
+    rule["options"]["deleteBeforeReplace"] = True
+    base = copy.deepcopy(dev_plan)
+    vol = next(r for r in base["resources"] if r["type"] == "openstack:blockstorage/volume:Volume")
+    vol["options"]["retainOnDelete"] = True
+    head["resources"] = [r for r in head["resources"] if r["urn"] != vol["urn"]]
+    text = plan_diff.render_text(plan_diff.diff_plans(base, head))
+    assert "deleteBeforeReplace" in text and "retainOnDelete: left in the cloud" in text
+
+
+def test_lists_are_sorted_and_a_closed_pipe_is_quiet(dev_plan, tmp_path):
+    import subprocess
+    import sys
+
+    head = plan_of("dev", {"coprs:nodeGroups.infra.flavor": "s3.2xlarge.4", "coprs:nodeGroups.processing.flavor": "s3.2xlarge.4",
+                           "coprs:nodeGroups.infra.count": 5})
+    d = plan_diff.diff_plans(dev_plan, head)
+    assert [(c.type, c.name) for c in d.updated] == sorted((c.type, c.name) for c in d.updated)
+    assert [(r["type"], r["name"]) for r in d.added] == sorted((r["type"], r["name"]) for r in d.added)
+    # a diff far larger than a pipe's buffer, read only up to its first line
+    many = [{"urn": f"urn:pulumi:dev::coprs::test:index:Thing::thing-{i}", "type": "test:index:Thing",
+             "name": f"thing-{i}", "parent": None, "inputs": {}, "protect": False, "dependencies": []} for i in range(20000)]
+    base_f, head_f = tmp_path / "base.json", tmp_path / "head.json"
+    base_f.write_text(json.dumps({"stack": "dev", "resources": many, "outputs": {}}))
+    head_f.write_text(json.dumps({"stack": "dev", "resources": [], "outputs": {}}))
+    proc = subprocess.run(f"{sys.executable} -m offline.diff {base_f} {head_f} | head -1", shell=True,
+                          capture_output=True, text=True, cwd=plan_diff.Path(plan_diff.__file__).parent.parent)
+    assert proc.stdout.startswith("Plan diff dev → dev:") and proc.stderr == ""
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ def test_plan_lists_namespaces_baselines_and_apps(prod):
     order = [a["name"] for a in plan["platform"]["apps"]]
     assert order.index("cert-manager") < order.index("linkerd") < order.index("linkerd-viz")
     for needle in ("cert-manager v1.21.1", "linkerd-control-plane 2026.8.3", "apisix 2.14.0", "rook-ceph-cluster v1.20.6",
-                   "metrics-server 3.13.1", "keda 2.20.2", "networking  baseline"):
+                   "metrics-server 3.13.1", "keda 2.20.2", "networking       baseline"):
         assert needle in text
 
 

@@ -23,7 +23,7 @@ ACTION_INPUTS = {
     "pulumi/actions": {
         "command", "stack-name", "pulumi-version", "work-dir", "comment-on-pr", "comment-on-summary", "github-token",
         "cloud-url", "diff", "policyPacks", "policyPackConfigs", "edit-pr-comment", "suppress-outputs", "parallel",
-        "refresh", "config-map", "expect-no-changes",
+        "refresh", "config-map", "expect-no-changes", "always-include-summary",
     },
 }
 
@@ -76,6 +76,7 @@ def test_previews_never_deploy(workflow):
     assert pulumi_steps and all(s["with"]["command"] == "preview" for s in pulumi_steps)
     (step,) = pulumi_steps
     assert step["with"]["diff"] is True and step["with"]["policyPacks"] == "policies"
+    assert step["with"]["always-include-summary"] is True  # a long diff is cut from the front, the summary stays
     assert step["with"]["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
     assert workflow["jobs"]["pulumi-preview"]["if"] == "needs.credentials.outputs.cloud == 'true'"
 

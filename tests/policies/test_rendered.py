@@ -194,3 +194,23 @@ def test_plan_summary_counts_what_is_not_rendered():
     assert plan["policy"]["notRendered"] >= releases
     assert any(line.startswith(f"  {plan['policy']['notRendered']} Helm release(s) or CRD bundle(s) not rendered")
                for line in lines)
+
+
+def test_a_subtree_handed_over_less_some_keys_is_read_whole(tmp_path):
+    """`omit .Values.x "enabled" | toYaml` passes every Kubernetes field below x (openldap-stack-ha's security
+    contexts); a key the chart neither defaults nor passes through is still a typo."""
+    from policies.coprs_policies.rendering.checks import unknown_values
+    from policies.coprs_policies.rendering.render import ChartInfo
+
+    text = ('securityContext: {{- omit .Values.podSecurityContext "enabled" | toYaml | nindent 8 }}\n'
+            'securityContext: {{- omit .Values.containerSecurityContext "enabled" "x" | toYaml | nindent 12 }}\n')
+    info = ChartInfo(tmp_path, {}, {"podSecurityContext": {"enabled": True, "fsGroup": 1001},
+                                    "containerSecurityContext": {"enabled": False, "runAsUser": 1001},
+                                    "other": {"enabled": False}},
+                     frozenset({"podSecurityContext", "containerSecurityContext", "enabled"}), text, False)
+    values = {"podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+              "containerSecurityContext": {"allowPrivilegeEscalation": False},
+              "other": {"seccompProfile": {"type": "RuntimeDefault"}}}
+    assert unknown_values(values, info) == [
+        "values other.seccompProfile: the chart has no such key (not in its defaults, no template reads "
+        "`seccompProfile`) — a typo Helm would silently ignore"]

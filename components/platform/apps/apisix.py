@@ -56,10 +56,10 @@ def values(ctx: AppContext) -> dict:
     admin_ref = {"secretKeyRef": {"name": ADMIN_SECRET, "key": "admin"}}
     return {
         "replicaCount": ctx.replicas(3, 1),
-        # its own account, not the namespace's default one (Keycloak trusts its proxy headers)
-        "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},
         "podDisruptionBudget": {"enabled": ctx.prod, "minAvailable": None, "maxUnavailable": 1},
         "affinity": ctx.affinity(),
+        # its own account, not the namespace's default one; its name is the gateway's mesh identity
+        "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},
         "resources": ctx.resources("apisix", Resources("100m", "256Mi", memory_limit="512Mi")).render(),
         "service": {
             "type": "NodePort",

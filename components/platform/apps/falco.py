@@ -9,6 +9,8 @@
   (`config/falco/coprs-rules.yaml`, or `settings.rulesFile`), which excepts the privileged system pods
   the platform runs on purpose. falcoctl is off: no rules or plugins fetched from the Internet at start,
   everything comes from the pinned image (the container plugin is bundled with Falco since 0.41);
+- container metadata from containerd only (CRI on `/run/containerd/containerd.sock`): docker, podman,
+  crio and the other engines are off, no other runtime socket is mounted;
 - tolerations of every taint the stack config puts on nodes (node groups and the control plane), so it
   runs on every node, Ceph nodes included; `system-node-critical` so it is never evicted first.
 """
@@ -31,6 +33,15 @@ DEFAULT_RULES = "config/falco/coprs-rules.yaml"
 RULES_KEY = "coprs-rules.yaml"
 METRICS_PORT = 8765
 PODS = {"app.kubernetes.io/name": "falco", "app.kubernetes.io/instance": "falco"}
+# Kubespray's nodes run containerd only: the container plugin reads pod and container metadata over CRI on
+# containerd's socket, the one runtime socket mounted (K-05 exempts exactly that on this DaemonSet). The
+# chart's other engines (docker, podman, crio, k3s and Bottlerocket containerd paths, lxc, libvirt, bpm)
+# are off, so none of their sockets is mounted.
+CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+ENGINES = {
+    **{e: {"enabled": False} for e in ("docker", "podman", "containerd", "lxc", "libvirt_lxc", "bpm")},
+    "cri": {"enabled": True, "sockets": [CONTAINERD_SOCKET]},
+}
 
 
 class Settings(AppSettings):
@@ -66,7 +77,8 @@ def values(ctx: AppContext) -> dict:
         "image": IMAGE,
         "controller": {"kind": "daemonset"},
         "driver": {"enabled": True, "kind": "modern_ebpf", "modernEbpf": {"leastPrivileged": False}},
-        "collectors": {"enabled": True, "kubernetes": {"enabled": False}},
+        "collectors": {"enabled": True, "kubernetes": {"enabled": False},
+                       "containerEngine": {"enabled": True, "engines": ENGINES}},
         "falcoctl": {"artifact": {"install": {"enabled": False}, "follow": {"enabled": False}}},
         "tolerations": host_agent_tolerations(ctx.cfg),
         "podPriorityClassName": "system-node-critical",

@@ -14,6 +14,8 @@
 - published at https://iam.<domain> with only the realm's public paths (`/realms/<realm>/…` and the
   static `/resources/…`). The admin console and the master realm are NOT routed: administrators use
   `kubectl -n iam port-forward svc/keycloak-http 8080:80` (see the README);
+- root filesystem writable (K-19 exemption): the stock image re-augments at `start` (db, health and metrics
+  are build options) into /opt/keycloak/lib/quarkus; read-only needs an optimized image (follow-up);
 - metrics and health on the management port 9000 (ServiceMonitor); JSON logs, security events
   (LOGIN, LOGIN_ERROR, …) logged for Fluent Bit → Kafka `fluentbit.keycloak`;
 - the realm: a ConfigMap with the realm document (no secret in it: `$(env:…)` placeholders) imported by
@@ -255,7 +257,7 @@ APP = App(
              "Keycloak → its CNPG database"),
     ),
     routes=(
-        UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",),
+        UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",), route_name="iam",
                 plugins=({"name": "proxy-rewrite", "enable": True,
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),

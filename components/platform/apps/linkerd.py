@@ -69,7 +69,7 @@ def control_plane_values(ctx: AppContext) -> dict:
         "spValidatorResources": ctx.resources("spValidator", Resources("10m", "32Mi", memory_limit="128Mi")).linkerd(),
         "identityResources": ctx.resources("identity", Resources("10m", "32Mi", memory_limit="64Mi")).linkerd(),
         "proxyInjectorResources": ctx.resources("proxyInjector", Resources("10m", "72Mi", memory_limit="144Mi")).linkerd(),
-        "podMonitor": {"enabled": ctx.service_monitors},
+        "podMonitor": {"enabled": ctx.service_monitors, "controller": {"enabled": True}, "proxy": {"enabled": True}},
     }
 
 

@@ -12,6 +12,10 @@
   `cn=keycloak-bind,ou=users,<base>` whose generated password Keycloak's LDAP federation uses; the ACLs
   give it read access to the tree and nobody but the admin access to password hashes;
 - backup: a Velero schedule of the directory's pods and volumes (daily, 30 days);
+- security contexts: the chart hands `podSecurityContext` / `containerSecurityContext` over whole (less
+  `enabled`), one container context for every container; the root filesystem stays writable (the image
+  writes under /opt/bitnami/openldap/share and var at start: K-19 exemption), and the replication LDIFs'
+  `credentials=` are the chart's `%%…%%` placeholders filled from `openldap-admin` (K-29 exemption);
 - metrics: the slapd monitor backend is not enabled by this image; `settings.metrics` adds the
   OpenLDAP exporter sidecar (ghcr.io/maximewewer/openldap_prometheus_exporter 2026.6.4) once the
   monitor database is configured (off by default: unverified on this image).

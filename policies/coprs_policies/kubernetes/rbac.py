@@ -102,8 +102,9 @@ def allowed_role(res: Res, cfg: Cfg) -> bool:
     return any(re.fullmatch(p, role_key(res)) for p in cfg["allowedRoles"])
 
 
-# Spring Cloud Data Flow and Skipper deploy tasks and streams as pods and resolve app properties from Secrets.
-SCDF_ROLES = ["processing/(scdf|skipper|dataflow|spring-cloud-dataflow).*"]
+# The Spring Cloud Data Flow server launches tasks as pods (apps/scdf.py SERVER_RULES); Skipper deploys streams
+# as Deployments, and neither reads Secrets (their credentials come as environment from Secret references).
+SCDF_ROLES = ["processing/scdf-server"]
 
 
 def _rbac_rule(rule_meta, match: Callable[[set, set, set, bool], Optional[str]], allowed: Optional[list[str]] = None) -> None:
@@ -131,8 +132,7 @@ _rbac_rule(meta("K-32", "high", "No wildcard in Role/ClusterRole apiGroups, reso
            lambda g, r, v, n: "uses a wildcard" if "*" in g | r | v else None)
 _rbac_rule(meta("K-33", "high", "No read access to Secrets beyond allow-listed roles", ["CIS-5.1.2", "CKV2_K8S_5", "KSV-0041"],
                 "Grant get on the named Secrets only (`resourceNames`), or allow-list the role with a reason."),
-           lambda g, r, v, n: "reads secrets" if _on(r, g, "secrets") and v & {"get", "list", "watch", "*"} and not n else None,
-           SCDF_ROLES)
+           lambda g, r, v, n: "reads secrets" if _on(r, g, "secrets") and v & {"get", "list", "watch", "*"} and not n else None)
 _rbac_rule(meta("K-34", "medium", "No pod creation, exec or attach beyond allow-listed roles", ["CIS-5.1.4", "CKV2_K8S_2", "KSV-0048",
                                                                                                "Polaris:rolePodExecAttach"],
                 "Remove create on pods and pods/exec|attach, or allow-list the controller that needs it."),

@@ -36,12 +36,15 @@ def _leaves(values: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
 
 
 def passed_through(path: tuple, info: ChartInfo) -> bool:
-    """Whether a template hands the values subtree at `path` over whole (`toYaml .Values.resources`), so any
-    Kubernetes field below it is read. Subchart templates see their values without the alias prefix."""
+    """Whether a template hands the values subtree at `path` over whole (`toYaml .Values.resources`, or less a
+    few keys: `omit .Values.podSecurityContext "enabled" | toYaml`), so any Kubernetes field below it is read.
+    Subchart templates see their values without the alias prefix."""
     for start in range(min(2, len(path))):
         dotted = re.escape(".".join(path[start:]))
         if dotted and re.search(rf"(?:toYaml|toJson|tpl|with)\s+\(?\s*\$?\.Values\.{dotted}\s*[|)}}]"
-                                rf"|\.Values\.{dotted}\s*\|\s*(?:toYaml|toJson)", info.text):
+                                rf"|\.Values\.{dotted}\s*\|\s*(?:toYaml|toJson)"
+                                rf"|\bomit\s+\$?\.Values\.{dotted}(?:\s+\"[^\"]*\")+\s*\|\s*(?:toYaml|toJson)",
+                                info.text):
             return True
     return False
 

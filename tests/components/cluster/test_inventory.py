@@ -167,7 +167,9 @@ def test_group_vars_hold_every_setting_of_the_architecture(any_stack: RunResult)
         "calico", "vxlan", "Always", "Never",
     )
     assert (k8s["kube_pods_subnet"], k8s["kube_service_addresses"]) == ("10.244.0.0/16", "10.96.0.0/12")
-    assert inv.group_vars(nodes_of(any_stack), cfg, inv.ApiAccess())["all/etcd.yml"] == {"etcd_deployment_type": "host"}
+    assert inv.group_vars(nodes_of(any_stack), cfg, inv.ApiAccess())["all/etcd.yml"] == \
+        {"etcd_deployment_type": "host", "etcd_metrics_port": 2381}
+    assert k8s["kube_proxy_metrics_bind_address"] == "0.0.0.0:10249"  # scraped by Prometheus
     assert (k8s["kubernetes_audit"], k8s["audit_log_maxage"]) == (True, 30)
     assert k8s["kube_oidc_auth"] is True
     assert k8s["kube_oidc_url"] == f"https://iam.{cfg.domain}/realms/{cfg.cluster.oidc.realm}"

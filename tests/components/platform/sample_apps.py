@@ -1,4 +1,4 @@
-"""Hypothetical apps for the framework tests, added through a registry tuple (`APPS + SAMPLES`): adding an app
+"""Hypothetical apps for the framework tests, added through a registry tuple (`CORE_APPS + SAMPLES`): adding an app
 touches no file of the program but its module and `apps/__init__.py`.
 
 - `SAMPLE`: a new app as an author would write it — a chart, values, a webhook, a generated secret, a volume,
@@ -8,7 +8,7 @@ touches no file of the program but its module and `apps/__init__.py`.
 - `THANOS`, `LOKI`, `SEARCH`: bucket claims in the other credential formats;
 - `QUIET`: an app that opts out of monitoring and of API-server access.
 
-Tests share one run with all of them: `platform_run("prod", apps=APPS + SAMPLES)` (`extended_run()`).
+Tests share one run with all of them: `platform_run("prod", apps=CORE_APPS + SAMPLES)` (`extended_run()`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from typing import ClassVar
 
 from components.platform.app import (App, AppContext, Backup, Bucket, Chart, ChartRelease, Claim, GeneratedSecret,
                                      Webhook)
+from components.platform.apps import APPS
 from components.platform.placement import Resources
+
+# The program's core apps, without the monitoring and logging apps the samples stand in for (the
+# "monitoring" player and what needs it). Tests add samples to this tuple.
+CORE_APPS: tuple[App, ...] = tuple(a for a in APPS if a.namespace not in ("monitoring", "monitoring-node", "logging"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,7 +93,6 @@ SAMPLES: tuple[App, ...] = (SAMPLE, QUEUE, MONITORING, THANOS, LOKI, SEARCH, QUI
 
 def extended_run():
     """prod's storage and platform layers with every sample app (one cached run for the suite)."""
-    from components.platform.apps import APPS
     from tests.components.platform.helpers import platform_run
 
-    return platform_run("prod", apps=APPS + SAMPLES)
+    return platform_run("prod", apps=CORE_APPS + SAMPLES)

@@ -14,7 +14,7 @@ from components.storage.backups import missing_backups
 from offline.harness import run_stack
 from tests.components.platform.helpers import (NETWORK_POLICY, ancestors, authorized_ports, in_namespace, platform_run,
                                                policy_names, releases)
-from tests.components.platform.sample_apps import MONITORING, SAMPLES, extended_run
+from tests.components.platform.sample_apps import CORE_APPS, MONITORING, SAMPLES, extended_run
 
 SECRET = "kubernetes:core/v1:Secret"
 
@@ -58,6 +58,7 @@ def test_claims_are_served_before_the_consumers_releases(extended):
 
 def test_monitoring_is_on_by_default_once_an_app_plays_it(dev, extended):
     # no monitoring app: every switch is off, and nothing scrapes
+    dev = platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.enabled": False})
     rel = releases(dev)
     assert rel["cert-manager"].inputs["values"]["prometheus"]["servicemonitor"]["enabled"] is False
     assert rel["keda"].inputs["values"]["prometheus"]["operator"]["serviceMonitor"]["enabled"] is False
@@ -77,7 +78,7 @@ def test_monitoring_and_api_server_access_are_opt_out(extended):
 
 
 def test_storage_gb_is_honoured_and_refused_where_there_is_no_volume(extended):
-    r = platform_run("dev", {"coprs:platform.apps.sample.storageGb": 50}, apps=APPS + SAMPLES)
+    r = platform_run("dev", {"coprs:platform.apps.sample.storageGb": 50}, apps=CORE_APPS + SAMPLES)
     assert releases(r)["sample"].inputs["values"]["persistence"]["size"] == "50Gi"
     assert releases(extended)["sample"].inputs["values"]["persistence"]["size"] == "20Gi"
     with pytest.raises(ConfigError, match=r"coprs:platform\.apps\.keda\.storageGb = 5: keda has no volume to size"):
@@ -93,7 +94,7 @@ def test_validate_runs_before_any_resource_and_config_errors_name_the_key(dev):
 
     with pytest.raises(ConfigError, match=r"^invalid stack configuration: coprs:platform\.apps\.checked\.settings\.mode = "
                                           r"'fast': one of safe, slow$"):
-        select(dev.config, APPS + (App(name="checked", namespace="infra", validate=validate),))
+        select(dev.config, CORE_APPS + (App(name="checked", namespace="infra", validate=validate),))
     assert seen == [None]  # no component yet: nothing of the app (or the stack) is declared
 
 
@@ -107,7 +108,7 @@ def test_a_secret_from_config_needs_its_key():
 
 
 def test_a_stateful_app_without_the_backups_app_is_reported():
-    r = platform_run("dev", {"coprs:platform.apps.velero.enabled": False}, apps=APPS + SAMPLES)
+    r = platform_run("dev", {"coprs:platform.apps.velero.enabled": False}, apps=CORE_APPS + SAMPLES)
     assert not r.of_type("kubernetes:velero.io/v1:Schedule")
     assert [m for m in missing_backups(r.resources) if m in {a.name for a in SAMPLES}] == ["sample"]
     assert MONITORING.name in {a["name"] for a in r.outputs["platform"]["apps"]}

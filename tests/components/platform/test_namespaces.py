@@ -57,7 +57,8 @@ def test_every_namespace_has_default_deny_quota_and_limits(any_stack):
         names = {p.inputs["metadata"]["name"] for p in policies}
         assert {"allow-same-namespace-in", "allow-same-namespace-out", "allow-dns-to-kube-system",
                 "allow-node-local-dns-out"} <= names, s.name
-        assert not any("scrape" in n for n in names), s.name  # no app plays "monitoring" yet (test_app)
+        # kube-prometheus-stack plays "monitoring": its Prometheus pods scrape every other namespace.
+        assert s.name == "monitoring" or "allow-scrape-from-monitoring" in names, s.name
         quota = _in(any_stack, QUOTA, s.name)
         assert len(quota) == 1
         assert {"requests.cpu", "requests.memory", "limits.memory", "pods"} <= set(quota[0].inputs["spec"]["hard"])

@@ -66,10 +66,17 @@ REQUIRED = {
     ("policy.linkerd.io/v1alpha1", "AuthorizationPolicy"): ["spec.targetRef.kind", "spec.targetRef.name",
                                                             "spec.requiredAuthenticationRefs"],
     ("policy.linkerd.io/v1alpha1", "NetworkAuthentication"): ["spec.networks"],
-    ("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication"): ["spec.identityRefs"],  # or spec.identities
-    ("velero.io/v1", "Schedule"): ["spec.schedule", "spec.template"],
+    ("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication"): ["spec.identityRefs"],
     ("apisix.apache.org/v2", "ApisixRoute"): ["spec.ingressClassName", "spec.http"],
     ("apisix.apache.org/v2", "ApisixTls"): ["spec.hosts", "spec.secret.name", "spec.secret.namespace"],
+    # required by the CRDs' openAPIV3Schema (grafana-operator v5.24.0, prometheus-operator v0.93.1, Velero 1.18)
+    ("grafana.integreatly.org/v1beta1", "Grafana"): ["spec.version", "spec.config"],
+    ("grafana.integreatly.org/v1beta1", "GrafanaDatasource"): ["spec.datasource", "spec.instanceSelector"],
+    ("grafana.integreatly.org/v1beta1", "GrafanaDashboard"): ["spec.instanceSelector"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ["spec.groups"],
+    ("monitoring.coreos.com/v1", "PodMonitor"): ["spec.selector", "spec.podMetricsEndpoints"],
+    ("monitoring.coreos.com/v1", "Probe"): ["spec.prober.url", "spec.targets.staticConfig.static"],
+    ("velero.io/v1", "Schedule"): ["spec.schedule", "spec.template"],
 }
 ISSUER_KINDS = {"acme", "ca", "selfSigned", "vault", "venafi"}
 CLUSTER_SCOPED = {"ClusterIssuer"}

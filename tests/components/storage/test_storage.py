@@ -16,7 +16,7 @@ from components.platform.apps import APPS
 from components.storage.backups import missing_backups
 from components.storage.storage import BACKUP_RETENTION_DAYS, FORMATS
 from tests.components.platform.helpers import platform_run
-from tests.components.platform.sample_apps import SAMPLES, extended_run
+from tests.components.platform.sample_apps import CORE_APPS, SAMPLES, extended_run
 
 BUCKET = "pulumi-python:dynamic/storage:Bucket"
 SECRET = "kubernetes:core/v1:Secret"
@@ -80,7 +80,7 @@ def _bucket_claims(apps) -> dict[tuple[str, str], tuple[str, Bucket]]:
 
 
 def test_one_credentials_secret_per_bucket_claim_after_its_bucket(any_stack, claimed):
-    for run, apps in ((any_stack, APPS), (claimed, APPS + SAMPLES)):
+    for run, apps in ((any_stack, APPS), (claimed, CORE_APPS + SAMPLES)):
         claims = _bucket_claims(apps)
         secrets = credential_secrets(run)
         assert set(secrets) == set(claims)
@@ -91,7 +91,7 @@ def test_one_credentials_secret_per_bucket_claim_after_its_bucket(any_stack, cla
             assert r.inputs["metadata"]["labels"]["coprs.esa.int/consumer"] == app
             assert r.provider is not None  # the cluster's Kubernetes provider, not an ambient kubeconfig
             assert r.masked_inputs["stringData"] == "[secret]"
-    assert {c.format for _, c in _bucket_claims(APPS + SAMPLES).values()} == set(FORMATS)
+    assert {c.format for _, c in _bucket_claims(CORE_APPS + SAMPLES).values()} == set(FORMATS)
 
 
 def test_credentials_never_appear_in_masked_inputs_outputs_or_the_plan(any_stack):
@@ -162,4 +162,4 @@ def test_an_unknown_format_or_bucket_is_a_clear_error():
     for claim, message in ((Bucket(suffix="thanos", secret="x", format="ini"), "asks for object-storage credentials as 'ini'"),
                            (Bucket(suffix="tempo", secret="x", format="aws-env"), "claims bucket 'tempo'")):
         with pytest.raises(ValueError, match=message):
-            platform_run("dev", apps=APPS + (replace(THANOS, name=f"bad-{claim.suffix}", claims=(claim,)),))
+            platform_run("dev", apps=CORE_APPS + (replace(THANOS, name=f"bad-{claim.suffix}", claims=(claim,)),))

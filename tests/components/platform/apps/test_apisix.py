@@ -37,19 +37,28 @@ def test_values_reference_the_generated_admin_key_by_name(any_stack):
 
 
 def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
+    from components.platform.apps import APPS
+
     routes = {r.inputs["metadata"]["name"]: r for r in any_stack.of_type(ROUTE)}
-    assert set(routes) == {"apisix", "ceph", "linkerd", "iam"}
-    routes.pop("iam")  # the identity provider's own pages (test_keycloak)
+    off = any_stack.outputs["platform"]["disabledApps"]
+    declared = {u.name: u for a in APPS if a.name not in off for u in a.routes}
+    assert {"apisix", "ceph", "linkerd"} <= set(routes) and set(routes) == set(declared)
+    routes.pop("iam", None)  # the identity provider's own pages (test_keycloak)
     domain = any_stack.config.domain
     secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
                for s in any_stack.of_type("kubernetes:core/v1:Secret")}
     for name, r in routes.items():
+        ui = declared[name]
         rule = r.inputs["spec"]["http"][0]
-        assert rule["match"]["hosts"] == [f"{name}.{domain}"]
+        assert rule["match"] == {"hosts": [f"{ui.host}.{domain}"], "paths": [ui.path]}
         plugins = {p["name"]: p for p in rule["plugins"]}
         assert plugins["redirect"]["config"] == {"http_to_https": True}
+        if ui.oidc_client is None:  # the app does its own OAuth (Grafana)
+            assert "openid-connect" not in plugins
+            continue
         oidc = plugins["openid-connect"]
         assert oidc["config"]["discovery"] == f"{oidc_issuer(any_stack.config)}/.well-known/openid-configuration"
+        assert oidc["config"]["redirect_uri"] == f"https://{ui.host}.{domain}{ui.prefix}/redirect_uri"
         assert "client_secret" not in oidc["config"]
         secret = secrets[(r.inputs["metadata"]["namespace"], oidc["secretRef"])]
         assert set(secret.inputs["stringData"]) == {"client_secret", "session.secret"}

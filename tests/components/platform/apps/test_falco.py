@@ -82,3 +82,12 @@ def test_a_bad_rules_file_is_one_clear_line():
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="Falco rule, macro and list items"):
         _settings(falco.APP, {"rulesFile": "Pulumi.dev.yaml"})
+
+
+def test_container_metadata_comes_from_containerd_alone(any_stack):
+    """The chart mounts the socket of every enabled engine: only containerd's (over CRI) is, the one K-05 exempts."""
+    engines = releases(any_stack)["falco"].inputs["values"]["collectors"]["containerEngine"]["engines"]
+    enabled = {name: e.get("sockets", []) for name, e in engines.items() if e["enabled"]}
+    assert enabled == {"cri": ["/run/containerd/containerd.sock"]}
+    for name in ("docker", "podman", "containerd", "lxc", "libvirt_lxc", "bpm"):
+        assert engines[name] == {"enabled": False}

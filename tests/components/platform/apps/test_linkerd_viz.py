@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.components.platform.helpers import policy_names, releases
+from tests.components.platform.helpers import platform_run, policy_names, releases
 from tests.components.platform.sample_apps import MONITORING, extended_run
 
 
@@ -20,7 +20,8 @@ def test_dashboard_answers_only_under_its_host(dev):
 
 
 def test_prometheus_comes_from_the_monitoring_app(dev):
-    assert "allow-linkerd-viz-prometheus-to-monitoring" not in policy_names(dev, "networking")
+    without = platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.enabled": False})
+    assert "allow-linkerd-viz-prometheus-to-monitoring" not in policy_names(without, "networking")
     with_monitoring = extended_run()
     values = releases(with_monitoring)["linkerd-viz"].inputs["values"]
     assert values["prometheusUrl"] == MONITORING.endpoints["prometheus"]
