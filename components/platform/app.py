@@ -145,6 +145,7 @@ class App:
     routes: tuple[UiRoute, ...] = ()
     depends_on: tuple[str, ...] = ()  # removed when one of these is disabled
     optional: tuple[str, ...] = ()  # deployed after these when they are enabled
+    claims: tuple = ()  # needs served by another app (`..claims`: Database, KafkaAccess, MongoUser, ElasticsearchUser)
     settings: type[AppSettings] = AppSettings
     before: Optional[Callable[["AppContext"], None]] = None  # objects the releases need (Secrets, Certificates)
     objects: Optional[Callable[["AppContext"], None]] = None  # custom resources after the releases

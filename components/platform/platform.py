@@ -20,6 +20,7 @@ from .app import App, AppDeployment
 from .apps import APPS
 from .apps.apisix import APP as APISIX, CRDS as APISIX_CRDS, GATEWAY_PODS
 from .apps.linkerd import APP as LINKERD, CONTROL_PLANE_PODS
+from .claims import claim_flows, servers, unserved
 from .flows import PRIVATE_RANGES, Flow, FlowEnvironment, Peer, baseline_flows, expand
 from .mesh import POLICY_GROUP, authorize_unmeshed
 from .namespace import NAMESPACES, Namespace
@@ -58,6 +59,7 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
         for a in registry:
             if a.name not in off:
                 missing = [d for d in a.depends_on if d in off]
+                missing += unserved(a, [b for b in registry if b.name not in off])
                 if missing:
                     off[a.name] = f"needs {', '.join(missing)}"
                     changed = True
@@ -77,7 +79,7 @@ def enabled_apps(cfg: StackConfig, registry: tuple[App, ...] = APPS) -> tuple[li
 
 def _ordering(on: dict[str, App]) -> dict[str, set[str]]:
     """Hard and optional dependencies, plus: meshed apps start after Linkerd so they are injected at birth."""
-    after = {n: {d for d in (*a.depends_on, *a.optional) if d in on} for n, a in on.items()}
+    after = {n: {d for d in (*a.depends_on, *a.optional, *servers(a, on.values())) if d in on} for n, a in on.items()}
     if LINKERD.name in on:
         upstream, todo = set(), [LINKERD.name]
         while todo:
@@ -138,6 +140,7 @@ class Platform(pulumi.ComponentResource):
                                     monitoring=MONITORING_NAMESPACE, mesh_control_plane=control_plane)
         for a in order:
             flows += a.flows
+            flows += claim_flows(a, cfg, order)
         self.flows = expand(flows, self.env)
 
         child = pulumi.ResourceOptions(parent=self)
@@ -148,7 +151,7 @@ class Platform(pulumi.ComponentResource):
         self._crds: dict[str, pulumi.Resource] = {}
         self.apps: dict[str, AppDeployment] = {}
         for a in order:
-            deps = [self.apps[d] for d in (*a.depends_on, *a.optional) if d in self.apps]
+            deps = [self.apps[d] for d in (*a.depends_on, *a.optional, *servers(a, order)) if d in self.apps]
             if mesh and a.name != LINKERD.name and LINKERD.name in self.apps and a.namespace in self.env.meshed:
                 deps.append(self.apps[LINKERD.name])
             self.apps[a.name] = AppDeployment(self, a, self.settings[a.name], deps, opts=child)

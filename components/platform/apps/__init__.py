@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
+from . import cloudnative_pg, eck_operator, mongodb_operator, postgresql, strimzi
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -15,4 +16,9 @@ APPS: tuple[App, ...] = (
     metrics_server.APP,
     keda.APP,
     velero.APP,
+    cloudnative_pg.APP,
+    eck_operator.APP,
+    strimzi.APP,
+    mongodb_operator.APP,
+    postgresql.APP,
 )
