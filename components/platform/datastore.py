@@ -78,11 +78,15 @@ def password(ctx: AppContext, name: str, *, length: int = 32, protect: bool = Fa
 
 def secret(ctx: AppContext, name: str, data: Mapping[str, Any], *, namespace: Optional[str] = None,
            type_: str = "Opaque", labels: Optional[Mapping[str, str]] = None,
-           depends_on: tuple = ()) -> k8s.core.v1.Secret:
+           annotations: Optional[Mapping[str, str]] = None, depends_on: tuple = ()) -> k8s.core.v1.Secret:
     ns = namespace or ctx.namespace
+    meta: dict[str, Any] = {"name": name, "namespace": ns,
+                            "labels": {"app.kubernetes.io/part-of": "coprs", **(labels or {})}}
+    if annotations:
+        meta["annotations"] = dict(annotations)
     return k8s.core.v1.Secret(
         logical(ctx.app.name, "secret", ns, name),
-        metadata={"name": name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs", **(labels or {})}},
+        metadata=meta,
         type=type_,
         string_data=pulumi.Output.secret(dict(data)),
         opts=ctx.opts(namespace=ns, depends_on=depends_on),
@@ -95,11 +99,13 @@ def credentials(ctx: AppContext, name: str, values: Mapping[str, Any]) -> None:
 
 
 class InternalCa:
-    """A service's own CA (pulumi-tls, ECDSA P-256, 10 years): the key stays in the state (secret) and the cluster."""
+    """A service's own CA (pulumi-tls, ECDSA P-256 or RSA 4096, 10 years): the key stays in the state (secret)
+    and the cluster."""
 
-    def __init__(self, ctx: AppContext, name: str, common_name: str):
+    def __init__(self, ctx: AppContext, name: str, common_name: str, algorithm: str = "ECDSA"):
         child = pulumi.ResourceOptions(parent=ctx.component)
-        self.key = tls.PrivateKey(logical(ctx.app.name, name, "ca-key"), algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+        key_args = {"ecdsa_curve": "P256"} if algorithm == "ECDSA" else {"rsa_bits": 4096}
+        self.key = tls.PrivateKey(logical(ctx.app.name, name, "ca-key"), algorithm=algorithm, **key_args, opts=child)
         self.cert = tls.SelfSignedCert(
             logical(ctx.app.name, name, "ca"),
             private_key_pem=self.key.private_key_pem,
@@ -112,6 +118,7 @@ class InternalCa:
         )
         self.cert_pem: pulumi.Output[str] = self.cert.cert_pem
         self.key_pem: pulumi.Output[str] = self.key.private_key_pem
+        self.key_pkcs8: pulumi.Output[str] = self.key.private_key_pem_pkcs8
 
 
 def cert_manager_server_tls(ctx: AppContext, name: str, ca: InternalCa, dns_names: list[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import cloudnative_pg, eck_operator, mongodb_operator, postgresql, strimzi
+from . import cloudnative_pg, eck_operator, kafka, mongodb_operator, postgresql, strimzi
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -21,4 +21,5 @@ APPS: tuple[App, ...] = (
     strimzi.APP,
     mongodb_operator.APP,
     postgresql.APP,
+    kafka.APP,
 )
