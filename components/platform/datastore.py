@@ -157,6 +157,12 @@ def settings_job(ctx: AppContext, name: str, script: str, *, env: list[dict], vo
     job = f"{name}-{digest}"
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "coprs",
               "app.kubernetes.io/component": "settings"}
+    account = k8s.core.v1.ServiceAccount(
+        logical(ctx.app.name, "sa", name),
+        metadata={"name": name, "namespace": ctx.namespace, "labels": labels},
+        automount_service_account_token=False,
+        opts=ctx.opts(),
+    )
     return k8s.batch.v1.Job(
         logical(ctx.app.name, "job", name),
         metadata={"name": job, "namespace": ctx.namespace, "labels": labels},
@@ -171,6 +177,7 @@ def settings_job(ctx: AppContext, name: str, script: str, *, env: list[dict], vo
                              "annotations": {NATIVE_SIDECAR: "true"}},
                 "spec": {
                     "restartPolicy": "OnFailure",
+                    "serviceAccountName": name,
                     "automountServiceAccountToken": False,
                     "securityContext": restricted_pod(CURL_UID),
                     "affinity": ctx.affinity(),
@@ -187,7 +194,7 @@ def settings_job(ctx: AppContext, name: str, script: str, *, env: list[dict], vo
                 },
             },
         },
-        opts=ctx.opts(depends_on=depends_on, replace_on_changes=["*"], delete_before_replace=False),
+        opts=ctx.opts(depends_on=(*depends_on, account), replace_on_changes=["*"], delete_before_replace=False),
     )
 
 

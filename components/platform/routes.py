@@ -28,7 +28,7 @@ def oidc_issuer(cfg: StackConfig) -> str:
     return (oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}").rstrip("/")
 
 
-def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -> dict:
+def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str, prefix: str = "") -> dict:
     """The openid-connect plugin of a route: browser login against Keycloak, secrets from `secret_name`."""
     return {
         "name": "openid-connect",
@@ -40,7 +40,7 @@ def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str) -
             "realm": cfg.cluster.oidc.realm,
             "scope": "openid profile email",
             "bearer_only": False,
-            "redirect_uri": f"https://{host}/redirect_uri",
+            "redirect_uri": f"https://{host}{prefix}/redirect_uri",
             "logout_path": "/logout",
             "introspection_endpoint_auth_method": "client_secret_post",
             "set_userinfo_header": False,
@@ -82,8 +82,10 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
             opts=opts,
         )
         deps.append(secret)
-        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name))
-        client = OidcClient(route.oidc_client, f"https://{host}/redirect_uri", ns, values["client_secret"])
+        # A UI under a path prefix (https://processing.<domain>/kibana) gets its callback under it too.
+        prefix = route.path.rstrip("*").rstrip("/")
+        plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name, prefix))
+        client = OidcClient(route.oidc_client, f"https://{host}{prefix}/redirect_uri", ns, values["client_secret"])
     spec = {
         "ingressClassName": INGRESS_CLASS,
         "http": [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..app import App
 from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
-from . import cloudnative_pg, eck_operator, kafka, mongodb, mongodb_operator, postgresql, strimzi
+from . import cloudnative_pg, eck_operator, elasticsearch, kafka, mongodb, mongodb_operator, postgresql, strimzi
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -23,4 +23,6 @@ APPS: tuple[App, ...] = (
     postgresql.APP,
     kafka.APP,
     mongodb.APP,
+    elasticsearch.PROCESSING_APP,
+    elasticsearch.SECURITY_APP,
 )
