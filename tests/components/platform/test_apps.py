@@ -41,7 +41,7 @@ def test_disabling_an_app_removes_it_and_what_depends_on_it():
 def test_disabling_a_leaf_removes_only_it():
     r = platform_run("dev", {"coprs:platform.apps.linkerd-viz.enabled": False})
     assert "linkerd-viz" not in releases(r) and "linkerd-control-plane" in releases(r)
-    assert {x.inputs["metadata"]["name"] for x in r.of_type(ROUTE)} == {"apisix", "ceph"}
+    assert {x.inputs["metadata"]["name"] for x in r.of_type(ROUTE)} == {"apisix", "ceph", "processing", "security"}
 
 
 def test_optional_dependencies_only_order():
@@ -92,7 +92,7 @@ def test_a_dependency_cycle_is_reported(dev):
 
 def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
     routes = {r.inputs["metadata"]["name"]: r for r in any_stack.of_type(ROUTE)}
-    assert set(routes) == {"apisix", "ceph", "linkerd"}
+    assert set(routes) == {"apisix", "ceph", "linkerd", "processing", "security"}
     domain = any_stack.config.domain
     secrets = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
                for s in any_stack.of_type("kubernetes:core/v1:Secret")}
@@ -104,6 +104,8 @@ def test_ui_routes_are_tls_only_and_behind_oidc(any_stack):
         oidc = plugins["openid-connect"]
         assert oidc["config"]["discovery"] == f"https://iam.{domain}/realms/coprs/.well-known/openid-configuration"
         assert "client_secret" not in oidc["config"]
+        prefix = rule["match"]["paths"][0].rstrip("*").rstrip("/")
+        assert oidc["config"]["redirect_uri"] == f"https://{name}.{domain}{prefix}/redirect_uri"
         secret = secrets[(r.inputs["metadata"]["namespace"], oidc["secretRef"])]
         assert set(secret.inputs["stringData"]) == {"client_secret", "session.secret"}
         assert r.inputs["spec"]["ingressClassName"] == "apisix"

@@ -22,12 +22,25 @@ PINNED = {
     "rook-ceph-cluster": ("https://charts.rook.io/release", "rook-ceph-cluster", "v1.20.6", "rook-ceph"),
     "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"),
     "keda": ("https://kedacore.github.io/charts", "keda", "2.20.2", "infra"),
+    # issue 12 (notes/charts-*.md): chart repositories at the pinned tags
+    "cloudnative-pg": ("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "infra"),
+    "plugin-barman-cloud": ("https://cloudnative-pg.github.io/charts", "plugin-barman-cloud", "0.7.0", "infra"),
+    "eck-operator": ("https://helm.elastic.co", "eck-operator", "3.5.0", "infra"),
+    "strimzi": ("https://strimzi.io/charts/", "strimzi-kafka-operator", "1.2.0", "infra"),
+    "mongodb-kubernetes": ("https://mongodb.github.io/helm-charts", "mongodb-kubernetes", "1.9.1", "infra"),
 }
 # CRD API group → the release or CRD bundle (ConfigFile) that installs it.
 CRD_PROVIDERS = {
     "cert-manager.io": "cert-manager",
     "policy.linkerd.io": "linkerd-crds",
     "apisix.apache.org": "apisix-apisix-crds",
+    "postgresql.cnpg.io": "cloudnative-pg",
+    "barmancloud.cnpg.io": "plugin-barman-cloud",
+    "elasticsearch.k8s.elastic.co": "eck-operator",
+    "kibana.k8s.elastic.co": "eck-operator",
+    "kafka.strimzi.io": "strimzi-strimzi-crds",
+    "mongodbcommunity.mongodb.com": "mongodb-kubernetes-mck-crds",
+    "velero.io": "velero",
 }
 # Releases that render custom resources of another release's CRDs.
 RELEASE_NEEDS = {
