@@ -26,6 +26,7 @@ SECRET_KEYS: dict[str, str] = {
     "coprs:s3SecretKey": "secret key of the S3-compatible object store",
     "coprs:kubeconfig": "kubeconfig of an existing cluster (cluster.mode: existing, without kubeconfigFromStack)",
     "coprs:acmeDnsCredentials": "credentials of the DNS01 solver of the public certificate issuer (ACME only)",
+    "coprs:kafkaExternalCredentials": "JSON user → {username, password} of a managed Kafka (platform.apps.kafka.settings.external only)",
 }
 
 ANSIBLE_GROUP = re.compile(r"^[a-z][a-z0-9_]*$")

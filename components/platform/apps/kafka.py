@@ -208,8 +208,11 @@ def client_secret(bootstrap: str, protocol: str, mechanism: str, user, pw, ca) -
 
 
 def _external(ctx: AppContext, ext: External) -> None:
-    raw = pulumi.Config(CONFIG_NS).get_object(EXTERNAL_CREDENTIALS) or {}
     key = f"{CONFIG_NS}:{EXTERNAL_CREDENTIALS}"
+    try:
+        raw = pulumi.Config(CONFIG_NS).get_object(EXTERNAL_CREDENTIALS) or {}
+    except ValueError:
+        raw = None
     if not isinstance(raw, dict):
         raise ConfigError([f"{key} must be a JSON object: user → {{username, password}}"])
     for user, (_, consumers) in sorted(_users(ctx).items()):

@@ -117,7 +117,7 @@ def objects(ctx: AppContext) -> None:
         pw = passwords[claim.user]
         uri = (f"@{servers}/{claim.database}?replicaSet={MONGODB}&tls=true&authSource=admin")
         serve(ctx, consumer, claim, {
-            "uri": pw.apply(lambda p, u=claim.user: f"mongodb://{u}:{p}{uri}"),
+            "uri": pw.apply(lambda p, u=claim.user, rest=uri: f"mongodb://{u}:{p}{rest}"),
             "username": claim.user, "password": pw, "ca.crt": ca.cert_pem,
         }, depends_on=(rs,))
     declare_backup(ctx, Backup(app=MONGODB, namespace=MONGODB_NAMESPACE, selector={"app": SERVICE},
