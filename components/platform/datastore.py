@@ -184,6 +184,7 @@ def settings_job(ctx: AppContext, name: str, script: str, *, env: list[dict], vo
                     "containers": [{
                         "name": "settings",
                         "image": CURL_IMAGE,
+                        "imagePullPolicy": "Always",
                         "command": ["/bin/sh", "-ec", script],
                         "env": env,
                         "volumeMounts": mounts,

@@ -14,6 +14,8 @@ Each cluster (`Elasticsearch` and `Kibana` 9.5.0, the eck-stack default at ECK v
   `<prefix>-es-security`) with the keystore credentials of the storage layer's Secret, and an SLM policy
   (daily; retention from `settings.snapshotRetentionDays`: processing keeps everything as in 2023,
   security 180 days), both applied by the settings Job (datastore.settings_job);
+- metrics: prometheus-elasticsearch-exporter 7.4.0 (v1.11.0) per cluster, TLS with the cluster's CA, its
+  own user `coprs-monitor` (monitor privileges only), ServiceMonitor when the monitoring stack runs;
 - Kibana at https://processing.<domain>/kibana and https://security.<domain>/kibana behind Keycloak
   OIDC (APISIX, https upstream); the Elasticsearch API is never routed outside the cluster.
 """
@@ -31,7 +33,7 @@ from pydantic import Field
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
 from ...storage.backups import Backup, declare_backup
 from ...storage.storage import CONSUMERS, bucket_name
-from ..app import MONITORING_APP, App, AppContext, AppSettings, UiRoute
+from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, before_releases
 from ..claims import ELASTICSEARCH_NAMESPACES, ELASTICSEARCH_PORT, ElasticsearchUser, claimed, serve
 from ..datastore import (InternalCa, cert_manager_server_tls, credentials, password, pod_anti_affinity,
                          restricted_container, restricted_pod, secret, settings_job, storage_gb)
@@ -50,7 +52,16 @@ OPERATOR_ROLES = ("monitoring_user", "reporting_user", "kibana_admin")  # 2023
 SETTINGS_USER = "coprs-settings"
 SETTINGS_ROLE = "coprs_settings"
 # Least privilege of the settings Job: the snapshot repository and SLM, nothing else.
-ROLES_YML = {SETTINGS_ROLE: {"cluster": ["manage_slm", "cluster:admin/repository/*", "monitor"]}}
+MONITOR_USER = "coprs-monitor"
+MONITOR_ROLE = "coprs_monitor"
+ROLES_YML = {
+    SETTINGS_ROLE: {"cluster": ["manage_slm", "cluster:admin/repository/*", "monitor"]},
+    # What the exporter reads: cluster, node, index and snapshot/SLM statistics, no document.
+    MONITOR_ROLE: {"cluster": ["monitor", "read_slm"],
+                   "indices": [{"names": ["*"], "privileges": ["monitor", "view_index_metadata"],
+                                "allow_restricted_indices": True}]},
+}
+EXPORTER = Chart("prometheus-elasticsearch-exporter", "https://prometheus-community.github.io/helm-charts", "7.4.0")
 ES_INIT = ("elastic-internal-init-filesystem", "elastic-internal-suspend", "elastic-internal-init-keystore")
 KB_INIT = ("elastic-internal-init",)
 KIBANA_PORT = 5601
@@ -214,8 +225,9 @@ def _user_secret(ctx: AppContext, f: Flavour, user: str, roles: tuple[str, ...],
     return pw, res
 
 
-def objects(ctx: AppContext) -> None:
-    f = _flavour(ctx)
+def base(ctx: AppContext, f: Flavour) -> None:
+    """Before the exporter release: the HTTP certificate, the roles and the platform's own users."""
+    ctx.state["flavour"] = f
     ca = InternalCa(ctx, "http", f"coprs {f.name} HTTP CA")
     svc = f.service
     cert = cert_manager_server_tls(ctx, f.name, ca, [f"{svc}.{f.namespace}.svc", svc, f"{svc}.{f.namespace}",
@@ -223,12 +235,40 @@ def objects(ctx: AppContext) -> None:
     op_pw, op_secret = _user_secret(ctx, f, OPERATOR_USER, OPERATOR_ROLES, protect=True)
     credentials(ctx, f"{f.name}-user-{OPERATOR_USER}", {"username": OPERATOR_USER, "password": op_pw, "url": f.url})
     _, job_secret = _user_secret(ctx, f, SETTINGS_USER, (SETTINGS_ROLE,))
+    _, monitor_secret = _user_secret(ctx, f, MONITOR_USER, (MONITOR_ROLE,))
     roles = secret(ctx, f"{f.name}-roles", {"roles.yml": yaml.safe_dump(ROLES_YML, sort_keys=True)})
-    realm = [f"{f.name}-user-{OPERATOR_USER}", f"{f.name}-user-{SETTINGS_USER}"]
-    deps, served = [cert, op_secret, job_secret, roles], []
+    ctx.state["ca"] = ca
+    ctx.state["deps"] = [cert, op_secret, job_secret, monitor_secret, roles]
+    before_releases(ctx, cert, monitor_secret)
+
+
+def exporter_values(ctx: AppContext) -> dict:
+    """prometheus-elasticsearch-exporter: TLS to the cluster with its CA, its own read-only monitoring user."""
+    f = _flavour(ctx)
+    user = f"{f.name}-user-{MONITOR_USER}"
+    return {
+        "es": {"uri": f.url, "all": True, "indices": True, "shards": True, "snapshots": True, "slm": True,
+               "ssl": {"enabled": True, "useExistingSecrets": True, "ca": {"path": "/ssl/ca.crt"},
+                       "client": {"enabled": False}}},
+        "extraEnvSecrets": {"ES_USERNAME": {"secret": user, "key": "username"},
+                            "ES_PASSWORD": {"secret": user, "key": "password"}},
+        "secretMounts": [{"name": "ssl", "secretName": f"{f.name}-tls", "path": "/ssl"}],
+        "podSecurityContext": restricted_pod(65534),
+        "securityContext": restricted_container(readOnlyRootFilesystem=True),
+        "resources": ctx.resources("exporter", Resources("50m", "128Mi", "100m", "256Mi")).render(),
+        "affinity": ctx.affinity(),
+        "serviceMonitor": {"enabled": ctx.service_monitors, "interval": "2m", "scrapeTimeout": "30s"},
+    }
+
+
+def objects(ctx: AppContext) -> None:
+    f = _flavour(ctx)
+    ca = ctx.state["ca"]
+    realm = [f"{f.name}-user-{u}" for u in (OPERATOR_USER, SETTINGS_USER, MONITOR_USER)]
+    deps, served = list(ctx.state["deps"]), []
     users: dict[str, tuple] = {}
     for consumer, claim in claimed(ctx, ElasticsearchUser):
-        if claim.user in (OPERATOR_USER, SETTINGS_USER, "elastic"):
+        if claim.user in (OPERATOR_USER, SETTINGS_USER, MONITOR_USER, "elastic"):
             raise ConfigError([f"{consumer.name} claims the reserved Elasticsearch user {claim.user}"])
         if claim.user not in users:
             users[claim.user] = _user_secret(ctx, f, claim.user, claim.roles)
@@ -268,15 +308,14 @@ def objects(ctx: AppContext) -> None:
 
 
 def _before(f: Flavour):
-    def hook(ctx: AppContext) -> None:
-        ctx.state["flavour"] = f
-    return hook
+    return lambda ctx: base(ctx, f)
 
 
 def app(f: Flavour) -> App:
     return App(
         name=f.name,
         namespace=f.namespace,
+        releases=(ChartRelease(EXPORTER, exporter_values, name=f"{f.name}-exporter"),),
         flows=(Flow(f"{f.name}-object-store", pods(f.namespace, f.labels), WORLD, (Port(443),),
                     "snapshots → S3"),),
         routes=(UiRoute(f.host, f"{f.kibana}-kb-http", KIBANA_PORT, oidc_client=f.kibana, path=f"{KIBANA_PATH}*"),),

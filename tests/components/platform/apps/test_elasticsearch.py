@@ -88,3 +88,23 @@ def test_kibana_behind_oidc_and_no_route_to_elasticsearch(name, ns, kibana, host
     assert [(h["match"]["paths"], h["backends"][0]["serviceName"]) for h in rules] == [(["/kibana*"], f"{kibana}-kb-http")]
     assert any(p["name"] == "openid-connect" for p in rules[0]["plugins"])
     assert one(r, "ApisixUpstream", f"{kibana}-kb-http")["spec"]["scheme"] == "https"
+
+
+@pytest.mark.parametrize("name,ns,kibana,host", CLUSTERS)
+def test_exporter_reads_the_cluster_with_its_own_user_over_tls(name, ns, kibana, host):
+    from tests.components.platform.apps.data import render_pods
+    from tests.components.platform.helpers import releases
+
+    r = claims_run("prod")
+    rel = releases(r)[f"{name}-exporter"]
+    assert (rel.inputs["chart"], rel.inputs["version"], rel.inputs["namespace"]) == ("prometheus-elasticsearch-exporter", "7.4.0", ns)
+    values = rel.inputs["values"]
+    assert values["es"]["uri"] == f"https://{name}-es-http.{ns}.svc:9200" and values["es"]["ssl"]["enabled"]
+    assert values["extraEnvSecrets"]["ES_PASSWORD"] == {"secret": f"{name}-user-coprs-monitor", "key": "password"}
+    monitor = secret(r, ns, f"{name}-user-coprs-monitor")
+    assert monitor.urn in rel.dependencies
+    for pod in render_pods("prometheus-elasticsearch-exporter-7.4.0", values, ns):
+        assert_restricted_pod(pod)
+        c = pod["containers"][0]
+        args = " ".join(c.get("command", []) + c.get("args", []))
+        assert "--es.ca=/ssl/ca.crt" in args and "--es.uri=https://" in args
