@@ -88,3 +88,12 @@ def test_clients_reach_postgresql_and_nothing_else():
     assert ingress["podSelector"] == {"matchLabels": {"cnpg.io/cluster": "postgresql"}}
     assert {p["port"] for p in ingress["ingress"][0]["ports"]} == {5432, 4143}
     assert ("iam", "allow-postgresql-client-to-database") in policies
+
+
+def test_admin_credentials_are_secret_stack_outputs(prod):
+    assert prod.outputs["credentials"] == "[secret]"
+    creds = prod.raw_outputs["credentials"]
+    for key in ("postgresql/postgresql-admin", "kafka/kafka-user-coprs-admin", "mongodb/mongodb-user-coprs-admin",
+                "elasticsearch-processing/elasticsearch-processing-user-operator",
+                "elasticsearch-security/elasticsearch-security-user-operator"):
+        assert creds[key]["password"], key
