@@ -57,14 +57,14 @@ def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
         patch.undo()
 
 
-# One variant run covers the settings: external Kafka, backup and snapshot retentions from config.
+# One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.
 EXTERNAL_CREDENTIALS = '{"scdf": {"username": "u-scdf", "password": "p-scdf"}, "graylog": {"username": "u-gl", "password": "p-gl"}, "fluentd": {"username": "u-fd", "password": "p-fd"}}'
 VARIANT = {
     "coprs:platform.apps.kafka.settings": {"external": {
         "bootstrapServers": "kafka-1.managed.example:9094,kafka-2.managed.example:9094",
         "cidrs": ["198.51.100.0/24"], "caCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}},
     "coprs:kafkaExternalCredentials": EXTERNAL_CREDENTIALS,
-    "coprs:platform.apps.postgresql.settings": {"backupRetentionDays": 14},
+    "coprs:platform.apps.postgresql.enabled": False,
     "coprs:platform.apps.elasticsearch-security.settings": {"snapshotRetentionDays": 90},
 }
 

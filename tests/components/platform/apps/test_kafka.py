@@ -71,16 +71,16 @@ def test_crs_match_the_strimzi_crds_and_hold_no_password():
 def test_external_mode_deploys_no_broker_and_serves_the_same_secret_shape():
     r = variant_run()
     assert not of_kind(r, "Kafka", "kafka.strimzi.io") and not of_kind(r, "KafkaNodePool") and not of_kind(r, "KafkaUser")
-    d = secret(r, "processing", "kafka-scdf").inputs["stringData"]
+    d = secret(r, "security", "kafka-graylog").inputs["stringData"]
     assert d["bootstrap.servers"] == "kafka-1.managed.example:9094,kafka-2.managed.example:9094"
-    assert (d["username"], d["password"], d["security.protocol"]) == ("u-scdf", "p-scdf", "SASL_SSL")
+    assert (d["username"], d["password"], d["security.protocol"]) == ("u-gl", "p-gl", "SASL_SSL")
     assert d["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
     egress = [p for p in of_kind(r, "NetworkPolicy") if p.inputs["metadata"]["name"] == "allow-kafka-external-out"
-              and p.inputs["metadata"]["namespace"] == "processing"]
+              and p.inputs["metadata"]["namespace"] == "security"]
     rule = egress[0].inputs["spec"]["egress"][0]
     assert rule["to"] == [{"ipBlock": {"cidr": "198.51.100.0/24"}}] and [p["port"] for p in rule["ports"]] == [9094]
 
 
 def test_external_mode_names_the_missing_credentials():
     with pytest.raises(ConfigError, match="kafkaExternalCredentials has no .* for Kafka user"):
-        claims_run("dev", {**VARIANT, "coprs:kafkaExternalCredentials": '{"scdf": {"username": "u", "password": "p"}}'})
+        claims_run("dev", {**VARIANT, "coprs:kafkaExternalCredentials": '{"graylog": {"username": "u", "password": "p"}}'})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from components.platform.apps.postgresql import APP, Settings, object_store_spec
 from components.platform.claims import POSTGRESQL_HOST
 from components.storage.backups import missing_backups
 from tests.components.platform.apps.data import (assert_no_literal_password, assert_schema_valid, claims_run, of_kind,
@@ -55,17 +58,25 @@ def test_crs_match_the_cnpg_crds_and_hold_no_password():
         assert_no_literal_password(r, KINDS)
 
 
+def test_backup_retention_comes_from_config(prod):
+    ctx = SimpleNamespace(cfg=prod.config, settings=Settings(backupRetentionDays=14),
+                          resources=lambda name, default: default, app=APP)
+    store = object_store_spec(ctx)
+    assert store["retentionPolicy"] == "14d"
+    assert store["configuration"]["endpointURL"] == prod.config.object_storage.endpoint.rstrip("/")
+
+
 def test_wal_archiving_and_daily_backups_to_the_backups_bucket():
-    r = variant_run()
+    r = claims_run("prod")
     store = one(r, "ObjectStore", "postgresql-backups")["spec"]
     assert store["configuration"]["destinationPath"] == f"s3://{r.config.object_storage.bucket_prefix}-backups/postgresql"
-    assert store["retentionPolicy"] == "14d"
+    assert store["retentionPolicy"] == "30d"
     plugin = one(r, "Cluster", "postgresql")["spec"]["plugins"][0]
     assert plugin["isWALArchiver"] and plugin["parameters"] == {"barmanObjectName": "postgresql-backups"}
     backup = one(r, "ScheduledBackup", "postgresql")["spec"]
     assert backup["method"] == "plugin" and backup["schedule"] == "0 0 4 * * *"
     record = one(r, "ConfigMap", "backup-postgresql")
-    assert record["data"]["retentionDays"] == "14" and record["data"]["method"] == "cnpg-barman"
+    assert record["data"]["retentionDays"] == "30" and record["data"]["method"] == "cnpg-barman"
 
 
 def test_every_stateful_data_service_declares_its_backup():
@@ -74,7 +85,7 @@ def test_every_stateful_data_service_declares_its_backup():
 
 
 def test_disabling_postgresql_disables_its_claimants():
-    r = claims_run("dev", {"coprs:platform.apps.postgresql.enabled": False})
+    r = variant_run()
     off = r.outputs["platform"]["disabledApps"]
     assert off["test-keycloak"] == "needs database" and off["test-scdf"] == "needs database"
     assert "test-graylog" not in off and not of_kind(r, "Cluster", "postgresql.cnpg.io")
