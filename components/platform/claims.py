@@ -22,6 +22,7 @@ Secret keys (the consumer's values reference them by name):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Optional
 
@@ -75,9 +76,20 @@ ROLE_APPS: dict[str, str] = {
 }
 
 
+PG_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # an unquoted PostgreSQL identifier (not reserved by CNPG)
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # KafkaUser / Secret names, usernames
+
+
+def _check(claim: Any, field: str, pattern: re.Pattern, what: str) -> None:
+    value = getattr(claim, field)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"{type(claim).__name__}.{field} = {value!r}: must be {what}")
+
+
 def _default_secret(claim: Any, value: str) -> None:
     if not claim.secret:
         object.__setattr__(claim, "secret", value)
+    _check(claim, "secret", K8S_NAME, "a Kubernetes object name")
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,9 @@ class Database(Claim):
     name: str
 
     def __post_init__(self) -> None:
+        _check(self, "name", PG_NAME, "a lower-case PostgreSQL identifier")
+        if self.name in ("postgres", "coprs_admin", "streaming_replica"):
+            raise ValueError(f"Database.name = {self.name!r}: reserved by the cluster")
         _default_secret(self, f"{self.name}-postgresql")
 
 
@@ -102,6 +117,7 @@ class KafkaAccess(Claim):
     groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name (the KafkaUser)")
         _default_secret(self, f"kafka-{self.user}")
 
 
@@ -114,6 +130,7 @@ class MongoUser(Claim):
     database: str
 
     def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
         _default_secret(self, f"mongodb-{self.user}")
 
 
@@ -130,6 +147,7 @@ class ElasticsearchUser(Claim):
     roles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
         _default_secret(self, f"elasticsearch-{self.user}")
 
     @property
@@ -146,6 +164,7 @@ class SecurityElasticsearchUser(ElasticsearchUser):
     role: ClassVar[str] = "elasticsearch-security"
 
     def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
         _default_secret(self, f"elasticsearch-security-{self.user}")
 
 

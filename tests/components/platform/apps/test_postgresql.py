@@ -108,3 +108,19 @@ def test_admin_credentials_are_secret_stack_outputs(prod):
                 "elasticsearch-processing/elasticsearch-processing-user-operator",
                 "elasticsearch-security/elasticsearch-security-user-operator"):
         assert creds[key]["password"], key
+
+
+def test_claims_check_their_names_and_default_their_secrets():
+    import pytest
+
+    from components.platform.claims import Database, ElasticsearchUser, KafkaAccess, MongoUser
+
+    assert Database("keycloak").secret == "keycloak-postgresql"
+    assert KafkaAccess("fluent-bit").secret == "kafka-fluent-bit"
+    assert MongoUser("graylog", "graylog").secret == "mongodb-graylog"
+    assert ElasticsearchUser.security("graylog").role == "elasticsearch-security"
+    assert Database("dataflow", secret="scdf-db").secret == "scdf-db"
+    for bad in (lambda: Database("Key-Cloak"), lambda: Database("postgres"), lambda: KafkaAccess("Fluent_Bit"),
+                lambda: MongoUser("a b", "x"), lambda: Database("ok", secret="Bad_Secret")):
+        with pytest.raises(ValueError, match="must be|reserved"):
+            bad()
