@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from components.config import NODE_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKERS = (50, 200, 500)
 GROUP = "infra"
@@ -30,10 +32,12 @@ def cases(workers: tuple[int, ...] = DEFAULT_WORKERS) -> dict[str, tuple[str, di
     """case name → (stack, config overrides)."""
     out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {})}
     for n in workers:
-        out[f"prod-{n}"] = (
-            "prod",
-            {f"coprs:nodeGroups.{GROUP}.count": n, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": n},
-        )
+        overrides: dict[str, Any] = {f"coprs:nodeGroups.{GROUP}.count": n, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": n}
+        # Each node takes a /24 of the pod CIDR: past ~240 nodes prod's /16 is too small.
+        prefix = min(16, NODE_PREFIX - (n + 32 - 1).bit_length())
+        if prefix < 16:
+            overrides["coprs:cluster.podCidr"] = f"10.{256 - 2 ** (16 - prefix)}.0.0/{prefix}"
+        out[f"prod-{n}"] = ("prod", overrides)
     return out
 
 

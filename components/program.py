@@ -1,4 +1,4 @@
-"""The whole program, as a function of the validated config: config → cloud → cluster → platform/storage."""
+"""The whole program, as a function of the validated config: config → cloud → cluster → storage → platform."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ from .cloud import Cloud
 from .cluster import Cluster
 from .config import StackConfig
 from .platform import Platform
+from .platform.app import App
+from .platform.apps import APPS
+from .platform.platform import layer_roles
+from .platform.registry import select
 from .storage.storage import Storage, credentials_from_config
 
 
-def build(cfg: StackConfig) -> dict[str, Any]:
+def build(cfg: StackConfig, apps: tuple[App, ...] = APPS) -> dict[str, Any]:
     """Declare every layer; return the stack outputs (secrets already wrapped)."""
+    # The platform's apps, settings and per-app checks first: a bad app config stops before any resource.
+    registry = select(cfg, apps, layer_roles(cfg)) if cfg.platform.enabled else None
     outputs: dict[str, Any] = {"environment": cfg.environment, "domain": cfg.domain}
     cloud = Cloud("cloud", cfg) if cfg.provisions_cloud else None
     if cloud is not None:
@@ -30,16 +36,14 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         outputs["inventoryGroupVars"] = cluster.inventory_files.apply(
             lambda files: {path: text for path, text in files.items() if path.startswith("group_vars/")}
         )
-    platform = Platform("platform", cfg, cluster.provider) if cfg.platform.enabled else None
-    if platform is not None:
+    storage = None
+    if cfg.object_storage is not None:
+        storage = Storage("storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider)
+        outputs["objectStorageEndpoint"] = storage.store.endpoint
+        outputs["buckets"] = storage.bucket_names
+    if registry is not None:
+        platform = Platform("platform", cfg, cluster.provider, storage=storage, registry=registry)
         outputs["platform"] = platform.summary
         outputs["urls"] = platform.urls
         outputs["credentials"] = platform.credentials
-    if cfg.object_storage is not None:
-        storage = Storage(
-            "storage", cfg.object_storage, credentials_from_config(), k8s_provider=cluster.provider,
-            namespaces=platform.namespaces if platform is not None else None,
-        )
-        outputs["objectStorageEndpoint"] = storage.store.endpoint
-        outputs["buckets"] = storage.bucket_names
     return outputs

@@ -30,7 +30,10 @@ from components.config import ConfigError
 from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
-from .harness import PROJECT, ROOT, Recorded, RunResult, load_stack_input, run_stack
+from .harness import PROJECT, run_stack
+from .recorded import Recorded, RunResult
+from .stack_input import ROOT, load_stack_input
+from .tables import markdown_table, md_text, text_table
 
 CONFIG_DIR = ROOT / "policies" / "config"
 LEVELS = ("mandatory", "advisory", "remediate", "disabled")
@@ -261,12 +264,6 @@ def run_audit(stack: str, config_file: Optional[Path] = None, result: Optional[R
 # reports
 
 
-def _table(rows: list[tuple], headers: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *map(line, rows)])
-
-
 def summary(report: AuditReport) -> dict[str, Any]:
     return {
         "stack": report.stack,
@@ -293,7 +290,7 @@ def summary_lines(report: AuditReport, limit: int = 10) -> list[str]:
 def render_table(report: AuditReport) -> str:
     rows = [(f.rule, f.severity, f.enforcement, f.name or "(stack)", f.message) for f in report.findings]
     out = [f"Policy report for stack {report.stack} ({PACK_NAME}, config {report.config_path})", ""]
-    out.append(_table(rows, ("rule", "severity", "enforcement", "resource", "message")) if rows else "No violation.")
+    out.append(text_table(rows, ("rule", "severity", "enforcement", "resource", "message")) if rows else "No violation.")
     s = summary(report)
     na = [f"{k} ({report.not_applicable[k][0]})" for k in sorted(report.not_applicable)
           if not any(isinstance(r, ResourceRule) and r.rule_id == k for r in RULES)]
@@ -366,10 +363,6 @@ def to_sarif(report: AuditReport) -> dict[str, Any]:
     }
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(report: AuditReport) -> str:
     s = summary(report)
     status = "❌" if s["mandatoryViolations"] else "✅"
@@ -377,14 +370,13 @@ def to_markdown(report: AuditReport) -> str:
            f"Pack `{PACK_NAME}`, {s['rulesRun']} rules, config `{report.config_path}`: "
            f"**{s['mandatoryViolations']} mandatory**, {s['advisoryViolations']} advisory violation(s).", ""]
     if report.findings:
-        out += ["| Rule | Severity | Enforcement | Resource | Message |", "|---|---|---|---|---|"]
-        out += [f"| {f.rule} | {f.severity} | {f.enforcement} | `{_md(f.name or '(stack)')}` | {_md(f.message)} |"
-                for f in report.findings]
+        out += markdown_table([(f.rule, f.severity, f.enforcement, f"`{f.name or '(stack)'}`", f.message) for f in report.findings],
+                              ("Rule", "Severity", "Enforcement", "Resource", "Message"))
     else:
         out.append("No violation.")
     stack_na = {k: v for k, v in report.not_applicable.items() if any(isinstance(r, StackRule) and r.rule_id == k for r in RULES)}
     if stack_na:
-        out += ["", "Stack rules not applicable:", *[f"- {k}: {_md(v[0])}" for k, v in sorted(stack_na.items())]]
+        out += ["", "Stack rules not applicable:", *[f"- {k}: {md_text(v[0])}" for k, v in sorted(stack_na.items())]]
     return "\n".join(out) + "\n"
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from components.storage.backups import declared_backups, missing_backups
 
-from .harness import RunResult
+from .recorded import RunResult
 
 BUCKET = "pulumi-python:dynamic/storage:Bucket"
 RELEASE = "kubernetes:helm.sh/v3:Release"

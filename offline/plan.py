@@ -15,11 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from components.config import ConfigError
 
-from .harness import RunResult, run_stack
+from .harness import run_stack
+from .recorded import RunResult
+from .stack_input import read_stack_file
+from .tables import text_table
 
 
 def layer_of(result: RunResult) -> dict[str, str]:
@@ -66,12 +67,6 @@ def build_plan(result: RunResult) -> tuple[dict[str, Any], list[str]]:
     return plan, lines
 
 
-def _table(rows: list[tuple], headers: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *map(line, rows)])
-
-
 def _short(value: Any, limit: int = 100) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -83,12 +78,12 @@ def render_summary(result: RunResult, extra: list[str]) -> str:
     out = [f"Stack {result.stack}: {len(custom)} resources in {len(result.resources) - len(custom)} components "
            f"(offline preview under mocks: nothing was contacted)"]
     per_layer = Counter(layers[r.urn] for r in custom)
-    out += ["", "Resources per layer", _table(sorted(per_layer.items()), ("layer", "count"))]
+    out += ["", "Resources per layer", text_table(sorted(per_layer.items()), ("layer", "count"))]
     per_ns = Counter(ns for r in custom if (ns := namespace_of(r.inputs)))
     if per_ns:
-        out += ["", "Kubernetes objects per namespace", _table(sorted(per_ns.items()), ("namespace", "count"))]
+        out += ["", "Kubernetes objects per namespace", text_table(sorted(per_ns.items()), ("namespace", "count"))]
     per_type = Counter((layers[r.urn], r.type) for r in custom)
-    out += ["", "Resources per type", _table([(l, t, n) for (l, t), n in sorted(per_type.items())], ("layer", "type", "count"))]
+    out += ["", "Resources per type", text_table([(l, t, n) for (l, t), n in sorted(per_type.items())], ("layer", "type", "count"))]
     protected = sum(1 for r in result.resources if r.protect)
     out += ["", f"Protected resources: {protected}"]
     out += ["", "Stack outputs (secrets masked)"]
@@ -99,11 +94,8 @@ def render_summary(result: RunResult, extra: list[str]) -> str:
     return "\n".join(out + extra)
 
 
-def _read_stack_file(path: str) -> dict:
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError([f"cannot read stack file {path}: {err}".replace("\n", " ")]) from None
+def _read_stack_file(path: str) -> Any:
+    return read_stack_file(Path(path))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

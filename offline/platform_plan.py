@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .harness import RunResult
+from .recorded import RunResult
+from .tables import text_table
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
-
-
-def _table(rows: list[tuple], headers: tuple) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
 def namespaces(result: RunResult) -> list[dict[str, Any]]:
@@ -52,9 +47,9 @@ def plan_section(result: RunResult, plan: dict[str, Any]) -> list[str]:
     app_rows = [(a["name"], a["namespace"], "; ".join(a["charts"]) or "(CRD bundle)", ", ".join(a["after"]) or "-")
                 for a in summary["apps"]]
     lines = ["Platform namespaces (baseline: PSA enforce, Linkerd injection, default deny in+out, quota, limits)",
-             _table(ns_rows, ("namespace", "psa", "meshed", "deny", "policies", "cpu", "memory", "limits")),
+             text_table(ns_rows, ("namespace", "psa", "meshed", "deny", "policies", "cpu", "memory", "limits")),
              "", "Platform apps (dependency order)",
-             _table(app_rows, ("app", "namespace", "releases (in order)", "after"))]
+             text_table(app_rows, ("app", "namespace", "releases (in order)", "after"))]
     for name, why in summary["disabledApps"].items():
         lines.append(f"  off: {name} ({why})")
     return lines

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from .harness import RunResult
+from .recorded import RunResult
 
 DURATIONS = Path(__file__).with_name("durations.yaml")
 

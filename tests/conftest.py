@@ -1,10 +1,19 @@
-"""Shared test fixtures: whole-stack mocked runs are cached per (stack, overrides) for the session."""
+"""Shared test fixtures and the suite's one run cache: mocked runs are kept per key for the session.
+
+- `stack_run(stack, overrides, apps=...)`: the whole program (`components.program.build`), optionally with
+  another registry of apps (e.g. `APPS + (a hypothetical app,)`);
+- `platform_run(...)` (tests.components.platform.helpers): the storage and platform layers alone, on a
+  stand-in provider (fast variants: disabled apps, settings);
+- `cached_run(key, stack, program)`: any other program a test module needs once.
+Treat every result as read-only.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -16,12 +25,34 @@ from offline.harness import RunResult, run_stack  # noqa: E402
 _CACHE: dict[str, RunResult] = {}
 
 
-def stack_run(stack: str, overrides: dict | None = None) -> RunResult:
-    """Run the whole program for a stack under mocks (cached: treat the result as read-only)."""
-    key = stack + json.dumps(overrides or {}, sort_keys=True)
-    if key not in _CACHE:
-        _CACHE[key] = run_stack(stack, overrides)
-    return _CACHE[key]
+def cached_run(key: str, stack: str, program: Optional[Callable[[], Any]] = None,
+               overrides: Optional[dict] = None) -> RunResult:
+    """Run `program` (default: `__main__.py`) for a stack under mocks, once per key and overrides."""
+    full = f"{key}:{stack}:{json.dumps(overrides or {}, sort_keys=True)}"
+    if full not in _CACHE:
+        _CACHE[full] = run_stack(stack, overrides, program=program)
+    return _CACHE[full]
+
+
+def apps_key(apps: Optional[tuple]) -> str:
+    return "default" if apps is None else ",".join(a.name for a in apps)
+
+
+def stack_run(stack: str, overrides: dict | None = None, apps: Optional[tuple] = None) -> RunResult:
+    """The whole program for a stack under mocks; `apps` replaces the registry of platform apps."""
+    if apps is None:
+        return cached_run("program", stack, overrides=overrides)
+
+    def program() -> None:
+        import pulumi
+
+        from components.config import load_stack_config
+        from components.program import build
+
+        for key, value in build(load_stack_config(), apps=apps).items():
+            pulumi.export(key, value)
+
+    return cached_run(f"program[{apps_key(apps)}]", stack, program, overrides)
 
 
 @pytest.fixture(scope="session")

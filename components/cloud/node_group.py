@@ -12,7 +12,7 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from ..config import NodeGroupConfig, node_role
+from ..config import NodeGroupConfig, node_name, node_role
 from . import user_data
 from .floating_ips import FloatingIp
 
@@ -40,10 +40,6 @@ def kubespray_groups(group: str) -> list[str]:
     if role == "control-plane":
         return ["etcd", "kube_control_plane", "k8s_cluster"]
     return ["kube_node", "k8s_cluster", group]
-
-
-def node_name(cluster: str, group: str, index: int) -> str:
-    return f"{cluster}-{group.replace('_', '-')}-{index + 1}"
 
 
 @dataclass

@@ -8,6 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 import yaml
+from pydantic import TypeAdapter
+
+from ..config_types import UnixUser
+
+# The sshd_config line `AllowUsers <user>` takes the user as a word: only a Unix user name gets there.
+_SSH_USER = TypeAdapter(UnixUser)
 
 SYSCTL = {
     "net.ipv4.conf.all.accept_redirects": 0,
@@ -61,6 +67,7 @@ bantime = 1h
 @lru_cache(maxsize=None)
 def render(hostname: str, role: str, ssh_user: str) -> str:
     """cloud-config for one node; pure and deterministic."""
+    ssh_user = _SSH_USER.validate_python(ssh_user)
     packages = ["auditd", "fail2ban", "unattended-upgrades", "chrony"]
     doc = {
         "hostname": hostname,

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
-from ..config import BASTION, CONTROL_PLANE, StackConfig
+from ..config import BASTION, CONTROL_PLANE, NODE_PREFIX, StackConfig, oidc_issuer
 
 API_PORT = 6443
 INVENTORY_FILE = "hosts.yaml"
@@ -31,12 +31,6 @@ class ApiAccess:
 
     vip: Optional[str] = None
     public_ip: Optional[str] = None
-
-
-def oidc_issuer(cfg: StackConfig) -> str:
-    """The platform's Keycloak realm, unless the config names another issuer."""
-    oidc = cfg.cluster.oidc
-    return oidc.issuer_url or f"https://iam.{cfg.domain}/realms/{oidc.realm}"
 
 
 def _bastion(nodes: Sequence[Node]) -> Optional[Node]:
@@ -145,7 +139,7 @@ def group_vars(nodes: Sequence[Node], cfg: StackConfig, api: ApiAccess) -> dict[
         "kube_network_plugin": "calico",
         "kube_pods_subnet": c.pod_cidr,
         "kube_service_addresses": c.service_cidr,
-        "kube_network_node_prefix": 24,
+        "kube_network_node_prefix": NODE_PREFIX,  # the config checks the pod CIDR has a block per node
         "kube_apiserver_port": API_PORT,
         "supplementary_addresses_in_ssl_keys": [*sans, f"kube.{cfg.domain}"],
         # API audit log: kept audit_log_maxage days on every control-plane node.

@@ -27,7 +27,7 @@ import pulumi_command as command
 from ..config import KUBESPRAY_RELEASES, StackConfig
 from . import inventory as inv
 
-__all__ = ["KubesprayArgs", "KubesprayRun", "rewrite_server", "script", "work_dir"]
+__all__ = ["KubesprayArgs", "KubesprayRun", "rewrite_server", "script", "shell_path", "work_dir"]
 
 FILES_ENV = "COPRS_INVENTORY_FILES"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -46,25 +46,30 @@ class KubesprayArgs:
     depends_on: Sequence[pulumi.Resource]  # instances, ports, volume attachments, floating IPs, LB members
 
 
-def _shell_path(path: str) -> str:
-    """A config path for a double-quoted shell string, with `~` as $HOME."""
-    return ("$HOME" + path[1:]) if path.startswith("~") else path
+def shell_path(path: str) -> str:
+    """A config path as one shell word, quoted (never pasted), with a leading `~/` as "$HOME"."""
+    if path == "~":
+        return '"$HOME"'
+    if path.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(path[2:])
+    return shlex.quote(path)
 
 
 def work_dir(cfg: StackConfig, project: str, stack: str) -> str:
-    """Where a stack's inventory is written (under the cache directory, one per project and stack)."""
-    return f"{_shell_path(cfg.cluster.kubespray.cache_dir.rstrip('/'))}/inventories/{project}-{stack}"
+    """Where a stack's inventory is written (under the cache directory, one per project and stack): a shell word."""
+    return shell_path(f"{cfg.cluster.kubespray.cache_dir.rstrip('/')}/inventories/{project}-{stack}")
 
 
 def script(cfg: StackConfig, action: str, work: str, node: Optional[str] = None) -> str:
     """The bash script of one step: `fetch`, `venv`, `write`, `cluster` or `scale` (of `node`)."""
     ks = cfg.cluster.kubespray
     commit = KUBESPRAY_RELEASES.get(ks.version, {}).get("commit", "")
-    cache = _shell_path(ks.cache_dir.rstrip("/"))
+    cache = shell_path(ks.cache_dir.rstrip("/") or "/")
     q = shlex.quote
     head = f"""set -euo pipefail
 KS_VERSION={q(ks.version)}; KS_REPO={q(ks.repository)}; KS_COMMIT={q(commit)}
-KS_DIR="{cache}/$KS_VERSION"; KS_VENV="{cache}/venv-$KS_VERSION"; WORK="{work}"
+KS_CACHE={cache}; WORK={work}
+KS_DIR="$KS_CACHE/$KS_VERSION"; KS_VENV="$KS_CACHE/venv-$KS_VERSION"
 fetch() {{
   [ -f "$KS_DIR/.coprs-fetched" ] && return 0
   rm -rf "$KS_DIR.tmp" && mkdir -p "$(dirname "$KS_DIR")"
@@ -120,7 +125,7 @@ play() {{ "$KS_VENV/bin/ansible-playbook" -i "$WORK/{inv.INVENTORY_FILE}" --beco
         n = q(node)
         return head + run + f"""if "$KS_VENV/bin/ansible" -i "$WORK/{inv.INVENTORY_FILE}" {n} --become --private-key "$KEY" \\
     -e ansible_ssh_private_key_file="$KEY" -m ansible.builtin.command -a 'test -f /etc/kubernetes/kubelet.conf' >/dev/null 2>&1; then
-  echo "{node} already joined the cluster (cluster.yml); nothing to do"; exit 0
+  echo {q(f"{node} already joined the cluster (cluster.yml); nothing to do")}; exit 0
 fi
 play playbooks/facts.yml
 play scale.yml --limit={n}

@@ -1,30 +1,23 @@
-"""Data claims: what an app needs from the backend data services (INTERFACES.md), and how they are served.
+"""Claims: what an app needs another app (or the storage layer) to serve it, declared in the app's module.
 
-A consumer app declares its needs in `App.claims`::
+A claim names the role that serves it (`role`, a class attribute) and the Secret the server creates in the
+consumer's namespace (`secret`); the consumer's values reference that Secret by name. The framework disables
+a consumer whose claim no enabled app or layer can serve ("needs <role>", unless `optional`), orders it
+after the app that serves it, and makes its releases wait for what was served (`AppContext.serve`).
 
-    from ..claims import Database, KafkaAccess
-    APP = App(name="keycloak", ..., claims=(Database("keycloak"),))
+Subclass with `@dataclass(frozen=True, kw_only=True)` and give the role::
 
-The app playing the claim's role (`postgresql` plays "database", `kafka` "kafka", `mongodb` "mongodb",
-`elasticsearch-processing` / `elasticsearch-security` their own roles) creates the database / user /
-ACLs and one Secret named `claim.secret` in the consumer's namespace, before the consumer's releases
-(the consumer is ordered after the server). A required claim on a role no enabled app plays disables
-the consumer ("needs <role>"); an optional one is simply not served. Each claim also opens the one
-network flow it needs: the consumer's namespace to the server's pods on the service port.
-
-Secret keys (the consumer's values reference them by name):
-- `Database`: host, port, dbname, user, password, uri, jdbc-uri, ca.crt (TLS required, verify-full);
-- `KafkaAccess`: bootstrap.servers, security.protocol (SASL_SSL), sasl.mechanism (SCRAM-SHA-512),
-  username, password, sasl.jaas.config, ca.crt;
-- `MongoUser`: uri, username, password (+ ca.crt: the replica set speaks TLS only);
-- `ElasticsearchUser`: url, username, password, ca.crt.
+    @dataclass(frozen=True, kw_only=True)
+    class Database(Claim):
+        role: ClassVar[str] = "database"
+        name: str
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -34,17 +27,36 @@ from .flows import Flow, Peer, Port, pods
 if TYPE_CHECKING:
     from .app import App, AppContext
 
-try:  # the framework's base once issue 10 lands
-    from .app import Claim  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until then, the same shape here
 
-    @dataclass(frozen=True, kw_only=True)
-    class Claim:  # type: ignore[no-redef]
-        role: ClassVar[str] = ""
-        secret: str = ""
-        namespace: Optional[str] = None  # default: the consumer app's namespace
-        optional: bool = False
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    role: ClassVar[str] = ""
+    secret: str  # the Secret the server creates for the consumer
+    namespace: Optional[str] = None  # where that Secret goes; default: the consumer's namespace
+    optional: bool = False  # not served (instead of disabling the consumer) when no one plays the role
 
+
+@dataclass(frozen=True, kw_only=True)
+class Bucket(Claim):
+    """Object storage: credentials for the bucket `<bucketPrefix>-<suffix>` in the format the app reads.
+
+    Served by the storage layer; formats: "thanos-objstore" (objstore.yml), "aws-env" (AWS_* variables),
+    "eck-keystore" (ECK secureSettings entries), "aws-credentials-file" (key `cloud`, Velero).
+    """
+
+    role: ClassVar[str] = "object-storage"
+    suffix: str
+    format: str
+
+# ---------------------------------------------------------------------------------------------
+# data claims (issue 12): served by postgresql ("database"), kafka, mongodb, elasticsearch-processing/-security.
+# Secret keys (the consumer's values reference them by name):
+# - Database: host, port, dbname, user, password, uri, jdbc-uri, ca.crt (TLS required, verify-full);
+# - KafkaAccess: bootstrap.servers, security.protocol (SASL_SSL), sasl.mechanism (SCRAM-SHA-512), username,
+#   password, sasl.jaas.config, ca.crt;
+# - MongoUser: uri, username, password (+ ca.crt: TLS only);
+# - ElasticsearchUser: url, username, password, ca.crt.
+# A claim opens one flow: the consumer's namespace → the server's pods on the service port (claim_flows).
 
 # Where each role's server lives (INTERFACES.md "Names"); the server modules import these.
 POSTGRESQL = "postgresql"
@@ -65,16 +77,6 @@ MONGODB_PORT = 27017
 MONGODB_PODS = {"app": f"{MONGODB}-svc"}  # MCK labels the replica set's pods `app: <name>-svc`
 
 ELASTICSEARCH_PORT = 9200
-
-# Until `App.roles` exists: the app that plays each role.
-ROLE_APPS: dict[str, str] = {
-    "database": POSTGRESQL,
-    "kafka": KAFKA,
-    "mongodb": MONGODB,
-    "elasticsearch-processing": "elasticsearch-processing",
-    "elasticsearch-security": "elasticsearch-security",
-}
-
 
 PG_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # an unquoted PostgreSQL identifier (not reserved by CNPG)
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # KafkaUser / Secret names, usernames
@@ -98,6 +100,7 @@ class Database(Claim):
 
     role: ClassVar[str] = "database"
     name: str
+    secret: str = field(default="", kw_only=True)  # default f"{name}-postgresql"
 
     def __post_init__(self) -> None:
         _check(self, "name", PG_NAME, "a lower-case PostgreSQL identifier")
@@ -112,6 +115,7 @@ class KafkaAccess(Claim):
 
     role: ClassVar[str] = "kafka"
     user: str
+    secret: str = field(default="", kw_only=True)  # default f"kafka-{user}"
     read: tuple[str, ...] = ()  # topic names, or prefixes ending with `*`
     write: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
@@ -128,6 +132,7 @@ class MongoUser(Claim):
     role: ClassVar[str] = "mongodb"
     user: str
     database: str
+    secret: str = field(default="", kw_only=True)  # default f"mongodb-{user}"
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name")
@@ -145,6 +150,7 @@ class ElasticsearchUser(Claim):
     role: ClassVar[str] = "elasticsearch-processing"
     user: str
     roles: tuple[str, ...] = ()
+    secret: str = field(default="", kw_only=True)  # default f"elasticsearch-{user}"
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name")
@@ -167,42 +173,13 @@ class SecurityElasticsearchUser(ElasticsearchUser):
         _check(self, "user", K8S_NAME, "a Kubernetes object name")
         _default_secret(self, f"elasticsearch-security-{self.user}")
 
-
 # ---------------------------------------------------------------------------------------------
-# the framework side (moves into app.py / platform.py with issue 10)
-
-
-def app_roles(app: "App") -> tuple[str, ...]:
-    roles = tuple(getattr(app, "roles", ()) or ())
-    return roles or tuple(r for r, name in ROLE_APPS.items() if name == app.name)
-
-
-def claims(app: "App") -> tuple[Claim, ...]:
-    return tuple(getattr(app, "claims", ()) or ())
-
-
-def server_of(role: str, apps: Iterable["App"]) -> Optional[str]:
-    """The enabled app playing a role, if any."""
-    return next((a.name for a in apps if role in app_roles(a)), None)
-
-
-def unserved(app: "App", apps: Iterable["App"]) -> list[str]:
-    """Roles of the app's required claims that no app in `apps` plays."""
-    apps = list(apps)
-    return sorted({c.role for c in claims(app) if not c.optional and server_of(c.role, apps) is None})
-
-
-def servers(app: "App", apps: Iterable["App"]) -> set[str]:
-    """The apps serving this app's claims (it is ordered after them)."""
-    apps = list(apps)
-    return {s for c in claims(app) if (s := server_of(c.role, apps)) and s != app.name}
+# the servers' side of the data claims
 
 
 def claimed(ctx: "AppContext", kind: type) -> list[tuple["App", Any]]:
-    """(consumer app, claim) of every enabled app claiming `kind` from this app (`ctx.claims(kind)`)."""
-    mine = set(app_roles(ctx.app))
-    return [(a, c) for a in ctx.platform.enabled.values() for c in claims(a)
-            if isinstance(c, kind) and c.role in mine]
+    """`ctx.claims(kind)` restricted to the roles this app plays (two Elasticsearch apps, one claim type)."""
+    return [(a, c) for a, c in ctx.claims(kind) if c.role in ctx.app.roles]
 
 
 def consumer_namespace(app: "App", claim: Claim) -> str:
@@ -211,7 +188,7 @@ def consumer_namespace(app: "App", claim: Claim) -> str:
 
 def serve(ctx: "AppContext", consumer: "App", claim: Claim, data: Mapping[str, Any],
           depends_on: Iterable[pulumi.Resource] = ()) -> k8s.core.v1.Secret:
-    """The claim's Secret in the consumer's namespace (`ctx.serve(consumer, claim, secret)`)."""
+    """The claim's Secret in the consumer's namespace; the consumer's releases wait for it (`ctx.serve`)."""
     ns = consumer_namespace(consumer, claim)
     secret = k8s.core.v1.Secret(
         f"{ctx.app.name}-serves-{consumer.name}-{ns}-{claim.secret}",
@@ -225,18 +202,15 @@ def serve(ctx: "AppContext", consumer: "App", claim: Claim, data: Mapping[str, A
         string_data=pulumi.Output.secret(dict(data)),
         opts=ctx.opts(namespace=ns, depends_on=tuple(depends_on)),
     )
-    if hasattr(ctx, "serve"):
-        ctx.serve(consumer, claim, secret)  # type: ignore[attr-defined]
-    ctx.state.setdefault("served", []).append(secret)
+    ctx.serve(consumer, claim, secret)
     return secret
 
 
-def claim_flows(app: "App", cfg: Any, enabled: Iterable["App"]) -> list[Flow]:
-    """The one flow each served claim needs: the consumer's namespace → the server's pods, service port."""
-    enabled = list(enabled)
+def claim_flows(app: "App", cfg: Any, has_role: Callable[[str], bool]) -> list[Flow]:
+    """The one flow each served data claim needs: the consumer's namespace → the server's pods, service port."""
     out: list[Flow] = []
-    for c in claims(app):
-        if server_of(c.role, enabled) is None:
+    for c in app.claims:
+        if not has_role(c.role):
             continue
         ns = consumer_namespace(app, c)
         src = pods(ns)
@@ -256,8 +230,7 @@ def claim_flows(app: "App", cfg: Any, enabled: Iterable["App"]) -> list[Flow]:
                             f"{app.name} → MongoDB"))
         elif isinstance(c, ElasticsearchUser):
             es = c.cluster
-            es_ns = ELASTICSEARCH_NAMESPACES[es]
-            out.append(Flow(f"{es}-client", src, pods(es_ns, {"elasticsearch.k8s.elastic.co/cluster-name": es}),
+            out.append(Flow(f"{es}-client", src, pods(ELASTICSEARCH_NAMESPACES[es], {"elasticsearch.k8s.elastic.co/cluster-name": es}),
                             (Port(ELASTICSEARCH_PORT),), f"{app.name} → {es}"))
     return out
 

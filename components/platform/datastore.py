@@ -21,8 +21,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
-from .app import AppContext, MeshInbound, logical
-from .flows import HOSTS, Flow, pods, tcp
+from .app import AppContext, logical
 
 RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": RUNTIME_DEFAULT}
@@ -64,9 +63,8 @@ def placement(ctx: AppContext, labels: Mapping[str, str]) -> dict:
 
 
 def storage_gb(ctx: AppContext, default: int) -> str:
-    """`platform.apps.<app>.storageGb` over the app's default, as a quantity."""
-    gb = ctx.app_cfg.storage_gb or default
-    return f"{gb}Gi"
+    """`platform.apps.<app>.storageGb` over the app's default (`ctx.storage_gb`), as a quantity."""
+    return f"{ctx.storage_gb(default)}Gi"
 
 
 def password(ctx: AppContext, name: str, *, length: int = 32, protect: bool = False) -> pulumi.Output[str]:
@@ -198,9 +196,3 @@ def settings_job(ctx: AppContext, name: str, script: str, *, env: list[dict], vo
         opts=ctx.opts(depends_on=(*depends_on, account), replace_on_changes=["*"], delete_before_replace=False),
     )
 
-
-def webhook(namespace: str, name: str, labels: Mapping[str, str], port: int) -> tuple[Flow, MeshInbound]:
-    """An operator's admission webhook: the flow from the API server and its Linkerd authorization
-    (the `Webhook(name, pods, port)` declaration of the framework once issue 10 lands)."""
-    return (Flow(f"{name}-webhook", HOSTS, pods(namespace, labels), tcp(port), f"API server → {name} webhook"),
-            MeshInbound(f"{name}-webhook", labels, port))

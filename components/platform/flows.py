@@ -4,7 +4,9 @@ Every platform namespace denies all ingress and all egress by default. A `Flow` 
 connection from a source peer to a target peer on some ports; it becomes an egress NetworkPolicy in
 the source namespace and an ingress NetworkPolicy in the target namespace (when those namespaces are
 the platform's). Special peers stand for what only the config knows: `CLUSTER_HOSTS` (API server,
-kubelets, NodePort traffic), `INTERNET` (public addresses) and `MESHED` (every meshed namespace).
+kubelets, NodePort traffic), `INTERNET` (public addresses), `MESHED` (every meshed namespace), `MANAGED`
+(every platform namespace) and role peers (`Peer(role="monitoring")`: the namespace of the app that plays
+the role; the flow is dropped while no enabled app plays it).
 
 Linkerd proxies talk to each other on the inbound proxy port 4143 (transport header), so a
 port-restricted flow into a meshed namespace also opens 4143.
@@ -22,6 +24,7 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/1
 CLUSTER_HOSTS = "cluster-hosts"
 INTERNET = "internet"
 MESHED = "*meshed"
+MANAGED = "*managed"
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,16 @@ def tcp(*ports: int) -> tuple[Port, ...]:
 
 @dataclass(frozen=True)
 class Peer:
-    """Pods of a namespace (`pods` labels, `pod_keys` labels that must exist), IP ranges, or a special peer."""
+    """Pods of a namespace (`pods` labels, `pod_keys` labels that must exist), IP ranges, or a special peer.
+
+    `role` instead of `namespace`: the pods of the app that plays that role (gateway, monitoring, ...)."""
 
     namespace: Optional[str] = None
     pods: Mapping[str, str] = field(default_factory=dict)
     pod_keys: tuple[str, ...] = ()
     cidrs: tuple[str, ...] = ()
     special: Optional[str] = None
+    role: Optional[str] = None
 
     def pod_selector(self) -> dict:
         sel: dict = {}
@@ -75,6 +81,7 @@ class Flow:
     target: Peer
     ports: tuple[Port, ...] = ()  # empty: every port
     why: str = ""
+    across: bool = False  # with a MESHED/MANAGED peer: only the namespaces other than the other end's
 
 
 @dataclass(frozen=True)
@@ -84,16 +91,31 @@ class FlowEnvironment:
     managed: frozenset[str]  # namespaces with a baseline (default deny)
     meshed: frozenset[str]
     cluster_host_cidrs: tuple[str, ...]
+    roles: Mapping[str, str] = field(default_factory=dict)  # role → namespace of the app that plays it
+
+
+def _resolve(peer: Peer, env: FlowEnvironment) -> Optional[Peer]:
+    if peer.role is None:
+        return peer
+    namespace = env.roles.get(peer.role)
+    return None if namespace is None else replace(peer, role=None, namespace=namespace)
 
 
 def expand(flows: Iterable[Flow], env: FlowEnvironment) -> list[Flow]:
-    """Replace MESHED targets/sources by one flow per meshed namespace."""
+    """Resolve role peers (dropping flows to absent roles); replace MESHED/MANAGED peers by one flow per namespace."""
+    groups = {MESHED: env.meshed, MANAGED: env.managed}
     out: list[Flow] = []
     for f in flows:
-        if f.target.namespace == MESHED:
-            out += [replace(f, target=replace(f.target, namespace=ns)) for ns in sorted(env.meshed)]
-        elif f.source.namespace == MESHED:
-            out += [replace(f, source=replace(f.source, namespace=ns)) for ns in sorted(env.meshed)]
+        source, target = _resolve(f.source, env), _resolve(f.target, env)
+        if source is None or target is None:
+            continue
+        f = replace(f, source=source, target=target)
+        if target.namespace in groups:
+            out += [replace(f, target=replace(target, namespace=ns)) for ns in sorted(groups[target.namespace])
+                    if not (f.across and ns == source.namespace)]
+        elif source.namespace in groups:
+            out += [replace(f, source=replace(source, namespace=ns)) for ns in sorted(groups[source.namespace])
+                    if not (f.across and ns == target.namespace)]
         else:
             out.append(f)
     return out
@@ -152,22 +174,15 @@ def policies_for(namespace: str, flows: Iterable[Flow], env: FlowEnvironment) ->
     return sorted(out.items())
 
 
-def baseline_flows(namespace: str, env: FlowEnvironment, *, dns_ip: Optional[str], gateway: Optional[Peer],
-                   monitoring: str, mesh_control_plane: Optional[Peer]) -> list[Flow]:
-    """The flows every platform namespace allows, whatever runs in it."""
+def baseline_flows(namespace: str, *, dns_ip: Optional[str]) -> list[Flow]:
+    """The flows every platform namespace allows, whatever runs in it (what the gateway and the mesh need,
+    their apps declare: flows to or from MANAGED/MESHED)."""
     here = pods(namespace)
     flows = [
         Flow("same-namespace", here, here, why="pods of one namespace talk freely"),
         Flow("dns", here, pods("kube-system", {"k8s-app": "kube-dns"}), (Port(53, "UDP"), Port(53, "TCP")), "CoreDNS"),
-        Flow("scrape", pods(monitoring), here, why="Prometheus scrapes every namespace"),
+        Flow("scrape", Peer(role="monitoring"), here, why="Prometheus scrapes every namespace"),
     ]
     if dns_ip:
         flows.append(Flow("node-local-dns", here, Peer(cidrs=(f"{dns_ip}/32",)), (Port(53, "UDP"), Port(53, "TCP")), "nodelocaldns"))
-    if gateway is not None and gateway.namespace != namespace:
-        flows.append(Flow("gateway", gateway, here, why="the APISIX gateway reaches the UIs and APIs it routes to"))
-    if mesh_control_plane is not None and namespace in env.meshed and mesh_control_plane.namespace != namespace:
-        flows.append(
-            Flow("mesh-control-plane", here, mesh_control_plane, tcp(8080, 8086, 8090),
-                 "proxies get identity (8080), destinations (8086) and policies (8090)")
-        )
     return flows

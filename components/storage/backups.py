@@ -1,10 +1,10 @@
 """Backups: how a stateful app declares its backup, and the stack-level check that every one did.
 
-A stateful app declares one `Backup` (what, how often, how long) from its app module's `objects` hook:
+A stateful app says so in its app module and declares its `Backup` (what, how often, how long) there; the
+app framework declares it (app and namespace default to the app's)::
 
-    from components.storage.backups import Backup, declare_backup
-    def objects(ctx):
-        declare_backup(ctx, Backup(app="openldap", namespace="iam", selector={"app.kubernetes.io/name": "openldap"}))
+    APP = App(name="openldap", namespace="iam", ..., stateful=True,
+              backups=(Backup(selector={"app.kubernetes.io/name": "openldap"}),))
 
 - `method="velero"` (default): a Velero `Schedule` in the Velero namespace backing up the app's namespace
   (optionally only the objects matching `selector`) with its pod volumes (Kopia file-system backup) to
@@ -15,8 +15,9 @@ A stateful app declares one `Backup` (what, how often, how long) from its app mo
   to restore, so operators and the check see it.
 
 Every declaration carries the label `backup.coprs.esa.int/app: <app>`; `missing_backups()` compares them
-with the stateful apps deployed in the stack (`STATEFUL_APPS`), on recorded resources or on what the
-policy pack sees.
+with the stateful apps deployed in the stack (the apps whose module says `stateful=True`: their
+`coprs:platform:App` component carries `stateful: true`), on recorded resources or on what the policy
+pack sees.
 """
 
 from __future__ import annotations
@@ -38,18 +39,6 @@ LABEL = "backup.coprs.esa.int/app"
 DEFAULT_SCHEDULE = "0 4 * * *"  # daily 04:00, the 2023 default (ICD backup interface)
 DEFAULT_RETENTION_DAYS = 30
 
-# Apps that hold data (architecture §6): each must declare a backup when it is deployed.
-STATEFUL_APPS: tuple[str, ...] = (
-    "postgresql",
-    "mongodb",
-    "elasticsearch-processing",
-    "elasticsearch-security",
-    "kafka",
-    "openldap",
-    "keycloak",
-    "grafana",
-)
-
 Method = Literal["velero", "cnpg-barman", "elasticsearch-snapshot", "export"]
 CRON = re.compile(r"^(@(daily|hourly|weekly|monthly)|(\S+\s+){4}\S+)$")
 
@@ -58,8 +47,8 @@ CRON = re.compile(r"^(@(daily|hourly|weekly|monthly)|(\S+\s+){4}\S+)$")
 class Backup:
     """What a stateful app keeps, how often and for how long."""
 
-    app: str
-    namespace: str
+    app: str = ""  # default: the declaring app
+    namespace: str = ""  # default: the declaring app's namespace
     method: Method = "velero"
     schedule: str = DEFAULT_SCHEDULE
     retention_days: int = DEFAULT_RETENTION_DAYS
@@ -136,12 +125,13 @@ def declare_backup(ctx: AppContextLike, b: Backup) -> pulumi.Resource:
     if b.method == "velero":
         return ctx.custom_resource(f"backup-{b.app}", VELERO_API, "Schedule", schedule_spec(b),
                                    namespace=VELERO_NAMESPACE, labels=b.labels)
-    prefix = ctx.cfg.object_storage.bucket_prefix if ctx.cfg.object_storage else "<bucketPrefix>"
+    store = ctx.cfg.object_storage
+    bucket = store.bucket(b.bucket) if store else f"<bucketPrefix>-{b.bucket}"
     return k8s.core.v1.ConfigMap(
         f"{b.app}-backup-record",
         metadata={"name": f"backup-{b.app}", "namespace": b.namespace, "labels": b.labels,
                   "annotations": b.annotations},
-        data=record_data(b, f"{prefix}-{b.bucket}"),
+        data=record_data(b, bucket),
         opts=ctx.opts(namespace=b.namespace),
     )
 
@@ -184,13 +174,15 @@ def declared_backups(resources: Iterable[Any]) -> dict[str, Seen]:
     return found
 
 
-def stateful_apps(resources: Iterable[Any], stateful: Iterable[str] = STATEFUL_APPS) -> set[str]:
-    """The stateful apps deployed in the stack (their `coprs:platform:App` components)."""
-    wanted = set(stateful)
-    return {r.name for r in seen(resources) if r.type == APP_COMPONENT_TYPE and r.name in wanted}
+def stateful_apps(resources: Iterable[Any], stateful: Optional[Iterable[str]] = None) -> set[str]:
+    """The stateful apps deployed in the stack: `coprs:platform:App` components marked `stateful` (or named
+    in `stateful`)."""
+    wanted = set(stateful) if stateful is not None else None
+    return {r.name for r in seen(resources) if r.type == APP_COMPONENT_TYPE
+            and (r.name in wanted if wanted is not None else r.props.get("stateful") is True)}
 
 
-def missing_backups(resources: Iterable[Any], stateful: Iterable[str] = STATEFUL_APPS) -> list[str]:
+def missing_backups(resources: Iterable[Any], stateful: Optional[Iterable[str]] = None) -> list[str]:
     """Stateful apps deployed without a backup declaration (empty when every one declared it)."""
     items = seen(resources)
     return sorted(stateful_apps(items, stateful) - set(declared_backups(items)))

@@ -1,14 +1,15 @@
 """`coprs:storage:Storage`: the platform's buckets (architecture §6) and their consumers' credentials.
 
 The five buckets are created and verified here, never by the apps (restic-style tools must not create
-buckets). Each consumer namespace gets one Secret with the object-store credentials in the format its
-app reads, so the apps only reference a Secret name.
+buckets). The storage layer is built before the platform and serves its object-storage claims: for each
+app that declares a `Bucket` claim, one Secret in the app's namespace with the credentials in the format
+the app reads (`FORMATS`), so the apps only reference a Secret name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 import pulumi
@@ -16,7 +17,6 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ..config import BUCKETS, ObjectStorageConfig
-from .backups import VELERO_NAMESPACE
 from .bucket import Bucket, BucketArgs, Lifecycle
 
 # Days the backups bucket keeps a deleted or overwritten backup object: the default backup retention,
@@ -94,34 +94,17 @@ def aws_credentials_file(store: Store, bucket: str, c: Credentials) -> dict[str,
 
 Render = Callable[[Store, str, Credentials], dict[str, str]]
 
-
-@dataclass(frozen=True)
-class Consumer:
-    namespace: str
-    secret: str
-    bucket: str  # suffix
-    render: Render
-    app: str
-
-
-VELERO_CREDENTIALS = "velero-s3-credentials"
-
-CONSUMERS: tuple[Consumer, ...] = (
-    Consumer("monitoring", "thanos-objstore", "thanos", thanos_objstore, "thanos"),
-    Consumer("logging", "loki-s3-credentials", "loki", aws_environment, "loki"),
-    Consumer("database", "es-processing-s3-keystore", "es-processing", elasticsearch_keystore, "elasticsearch-processing"),
-    Consumer("security", "es-security-s3-keystore", "es-security", elasticsearch_keystore, "elasticsearch-security"),
-    Consumer(VELERO_NAMESPACE, VELERO_CREDENTIALS, "backups", aws_credentials_file, "velero"),
-    Consumer("database", "postgresql-backup-s3-credentials", "backups", aws_environment, "postgresql"),
-)
-
-
-def bucket_name(cfg: ObjectStorageConfig, suffix: str) -> str:
-    return f"{cfg.bucket_prefix}-{suffix}"
+# The credential formats an app can ask for in its `Bucket` claim.
+FORMATS: dict[str, Render] = {
+    "thanos-objstore": thanos_objstore,
+    "aws-env": aws_environment,
+    "eck-keystore": elasticsearch_keystore,
+    "aws-credentials-file": aws_credentials_file,
+}
 
 
 class Storage(pulumi.ComponentResource):
-    """The five buckets, and (given a Kubernetes provider) one credentials Secret per consumer."""
+    """The five buckets; given a Kubernetes provider, `credentials_secret` serves each app's bucket claim."""
 
     def __init__(
         self,
@@ -129,7 +112,6 @@ class Storage(pulumi.ComponentResource):
         cfg: ObjectStorageConfig,
         credentials: pulumi.Output[Credentials],
         k8s_provider: Optional[pulumi.ProviderResource] = None,
-        namespaces: Optional[Mapping[str, pulumi.Resource]] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("coprs:storage:Storage", name, None, opts)
@@ -138,7 +120,7 @@ class Storage(pulumi.ComponentResource):
             suffix: Bucket(
                 f"bucket-{suffix}",
                 BucketArgs(
-                    bucket=bucket_name(cfg, suffix),
+                    bucket=cfg.bucket(suffix),
                     endpoint=self.store.endpoint,
                     region=cfg.region,
                     lifecycle=LIFECYCLES[suffix],
@@ -150,28 +132,32 @@ class Storage(pulumi.ComponentResource):
             )
             for suffix in BUCKETS
         }
-        self.bucket_names: dict[str, str] = {suffix: bucket_name(cfg, suffix) for suffix in BUCKETS}
+        self.bucket_names: dict[str, str] = {suffix: cfg.bucket(suffix) for suffix in BUCKETS}
+        self.credentials = credentials
+        self.k8s_provider = k8s_provider
         self.secrets: dict[tuple[str, str], k8s.core.v1.Secret] = {}
-        if k8s_provider is not None:
-            for consumer in CONSUMERS:
-                self.secrets[(consumer.namespace, consumer.secret)] = self._secret(
-                    consumer, credentials, k8s_provider, (namespaces or {}).get(consumer.namespace))
         self.register_outputs({"buckets": self.bucket_names, "endpoint": self.store.endpoint})
 
-    def _secret(self, consumer: Consumer, credentials: pulumi.Output[Credentials],
-                provider: pulumi.ProviderResource, namespace: Optional[pulumi.Resource]) -> k8s.core.v1.Secret:
-        bucket = self.buckets[consumer.bucket]
-        data = pulumi.Output.secret(credentials.apply(
-            lambda c: consumer.render(self.store, bucket.args.bucket, c)))
-        return k8s.core.v1.Secret(
-            f"{consumer.namespace}-{consumer.secret}",
+    def credentials_secret(self, app: str, namespace: str, name: str, suffix: str, format: str,
+                           depends_on: Sequence[pulumi.Resource] = ()) -> k8s.core.v1.Secret:
+        """The Secret `namespace/name` holding the credentials of bucket `suffix` for `app`, in `format`."""
+        if self.k8s_provider is None:
+            raise RuntimeError("the storage layer serves credentials only with the cluster's Kubernetes provider")
+        if suffix not in self.buckets:
+            raise ValueError(f"app {app} claims bucket {suffix!r}; the buckets are {', '.join(BUCKETS)}")
+        if format not in FORMATS:
+            raise ValueError(f"app {app} asks for object-storage credentials as {format!r}; formats: {', '.join(FORMATS)}")
+        render, bucket = FORMATS[format], self.buckets[suffix]
+        data = pulumi.Output.secret(self.credentials.apply(lambda c: render(self.store, bucket.args.bucket, c)))
+        secret = k8s.core.v1.Secret(
+            f"{namespace}-{name}",
             metadata={
-                "name": consumer.secret,
-                "namespace": consumer.namespace,
+                "name": name,
+                "namespace": namespace,
                 "labels": {
                     "app.kubernetes.io/part-of": "coprs",
                     "app.kubernetes.io/component": "object-storage-credentials",
-                    "coprs.esa.int/consumer": consumer.app,
+                    "coprs.esa.int/consumer": app,
                 },
                 "annotations": {
                     "coprs.esa.int/bucket": bucket.args.bucket,
@@ -182,11 +168,13 @@ class Storage(pulumi.ComponentResource):
             string_data=data,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=provider,
+                provider=self.k8s_provider,
                 # The app must not start before its bucket exists (a restic-style tool would create it).
-                depends_on=[bucket.resource] + ([namespace] if namespace is not None else []),
+                depends_on=[bucket.resource, *depends_on],
             ),
         )
+        self.secrets[(namespace, name)] = secret
+        return secret
 
 
 def credentials_from_config() -> pulumi.Output[Credentials]:

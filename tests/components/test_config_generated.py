@@ -14,6 +14,7 @@ from components.config import ANSIBLE_GROUP, RESERVED_GROUPS, ConfigError, load_
 from offline.harness import ROOT, load_stack_input, run_stack, validate
 
 BASE = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+INFRA = "node-role.kubernetes.io/infra"
 NAMES = ["bastion", "kube_control_plane", "infra", "egress", "rook_ceph", "processing", "gpu_a100",
          "Infra", "infra-2", "kube_node", "2nodes", "etcd"]
 
@@ -31,6 +32,8 @@ def node_group(draw, name: str, clean: bool):
         "serverGroupPolicy": pick(["anti-affinity", "soft-anti-affinity"], ["affinity"]),
         "floatingIp": pick([name in ("bastion", "egress")], [True, False]),
     }
+    if name == "infra" and (clean or draw(st.booleans())):
+        g["labels"] = {INFRA: ""}
     if (name == "rook_ceph" and clean) or (name not in ("bastion", "kube_control_plane") or not clean) and draw(st.integers(0, 2)) == 0:
         g["dataVolume"] = {"sizeGb": draw(st.sampled_from([50, 2000]))}
     # Clean groups stay small: the mocked run costs a few milliseconds per resource.
@@ -56,7 +59,7 @@ def node_groups(draw):
 def expected_valid(groups: dict, ceph: bool) -> bool:
     """An independent statement of the rules the config must enforce."""
     for name, g in groups.items():
-        if not ANSIBLE_GROUP.match(name) or name in RESERVED_GROUPS:
+        if not ANSIBLE_GROUP.fullmatch(name) or name in RESERVED_GROUPS:
             return False
         if not g["flavor"].strip() or not g["image"].strip() or g["rootVolumeGb"] < 10:
             return False
@@ -70,6 +73,8 @@ def expected_valid(groups: dict, ceph: bool) -> bool:
     if groups.get("bastion", {}).get("count", 0) < 1:
         return False
     if groups.get("infra", {}).get("count", 0) < 1:
+        return False
+    if not any(INFRA in g.get("labels", {}) and g["count"] for g in groups.values()):
         return False
     rook = groups.get("rook_ceph")
     if ceph and (rook is None or rook["count"] < 3 or "dataVolume" not in rook):

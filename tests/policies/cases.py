@@ -1,4 +1,5 @@
-"""Fixture cases of the policy pack: YAML files per domain (rule id → cases) and the builders they use.
+"""Fixture cases of the policy pack: YAML files per domain (rule id → cases; `kubernetes/` holds one file per
+concern, like the rule package) and the builders they use.
 
 A case is either one resource (`type` + `props`, or `kind` + `pod` for a workload built from a pod spec
 that passes every rule) or, for stack rules, a list of `resources` joined by name (`parent`, `deps`).
@@ -130,7 +131,7 @@ class Case:
 
 def load_cases() -> list[Case]:
     out = []
-    for path in sorted(FIXTURES.glob("*.yaml")):
+    for path in sorted([*FIXTURES.glob("*.yaml"), *FIXTURES.glob("kubernetes/*.yaml")]):
         for rule_id, cases in (yaml.safe_load(path.read_text()) or {}).items():
             if rule_id.startswith("x-"):  # YAML anchors shared by the cases below
                 continue

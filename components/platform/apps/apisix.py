@@ -10,17 +10,21 @@
 - CRDs: the controller chart ships them in crds/ (never upgraded by Helm, and bundled with an old
   experimental Gateway API); the apisix.apache.org CRDs are applied from the pinned chart tag instead,
   and the Gateway API CRDs stay with the cluster layer;
-- the embedded Admin UI is published at https://apisix.<domain> behind Keycloak OIDC.
+- the embedded Admin UI is published at https://apisix.<domain> behind Keycloak OIDC;
+- it plays the "gateway": it reaches every platform namespace, and once every app is declared it publishes
+  their UI routes (`routes.py`: TLS, OIDC) and collects the OIDC clients for the identity app.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from ..app import (MONITORING_APP, App, AppContext, Chart, ChartRelease, CrdBundle, GeneratedSecret, MeshInbound,
-                   UiRoute, apiserver)
-from ..flows import HOSTS, WORLD, Flow, Port, pods, tcp
+import pulumi
+
+from ..app import App, AppContext, Chart, ChartRelease, CrdBundle, GeneratedSecret, MeshInbound, UiRoute, Webhook
+from ..flows import HOSTS, MANAGED, WORLD, Flow, Port, pods, tcp
 from ..placement import Resources
+from ..routes import ui_route
 from .cert_manager import WILDCARD_SECRET
 
 VERSION = "2.14.0"
@@ -107,28 +111,45 @@ def objects(ctx: AppContext) -> None:
     )
 
 
+def publish_routes(ctx: AppContext) -> None:
+    """The UI routes of every enabled app, each after the app and the ApisixRoute CRDs."""
+    reg = ctx.registry
+    for consumer in reg.enabled.values():
+        for r in consumer.routes:
+            access = reg.access(consumer.name)
+            _, client = ui_route(
+                ctx.cfg, consumer, r,
+                pulumi.ResourceOptions(parent=access, depends_on=reg.namespace_deps(r.namespace or consumer.namespace)),
+                pulumi.ResourceOptions(depends_on=[reg.crd_provider(CRDS, consumer.name), reg.deployments[consumer.name]]),
+            )
+            if client:
+                reg.oidc_clients[client.client_id] = client
+
+
 APP = App(
     name="apisix",
     namespace=NAMESPACE,
     crd_bundles=(CrdBundle("apisix-crds", CRD_URL, (CRDS,)),),
     releases=(ChartRelease(CHART, values, name=RELEASE, skip_crds=True, uses_crds=(CRDS,)),),
     secrets=(GeneratedSecret(ADMIN_SECRET, ("admin", "viewer")),),
+    roles=("gateway",),
     flows=(
-        apiserver(NAMESPACE),
+        Flow("gateway", pods(NAMESPACE, GATEWAY_PODS), pods(MANAGED), across=True,
+             why="the gateway reaches the UIs and APIs it routes to"),
         Flow("gateway-nodeports", HOSTS, pods(NAMESPACE, GATEWAY_PODS), tcp(HTTP_PORT, HTTPS_PORT),
              "ingress load balancer → NodePorts → gateway (kube-proxy SNATs to node addresses)"),
-        Flow("apisix-controller-webhook", HOSTS, pods(NAMESPACE, CONTROLLER_PODS), tcp(9443), "API server → webhook"),
         Flow("gateway-oidc", pods(NAMESPACE, GATEWAY_PODS), WORLD, (Port(443),),
              "OIDC discovery and token calls to https://iam.<domain> (public address)"),
     ),
+    webhooks=(Webhook("controller-webhook", CONTROLLER_PODS, 9443),),
     mesh_inbound=(
         MeshInbound("gateway-http", GATEWAY_PODS, HTTP_PORT),
         MeshInbound("gateway-https", GATEWAY_PODS, HTTPS_PORT),
-        MeshInbound("controller-webhook", CONTROLLER_PODS, 9443),
     ),
     routes=(UiRoute("apisix", ADMIN_SERVICE, ADMIN_PORT, oidc_client="apisix"),),
     depends_on=("cert-manager",),
-    optional=("gateway-api", MONITORING_APP),
+    optional=("gateway-api",),
     objects=objects,
+    after_apps=publish_routes,
     description="API gateway and ingress controller",
 )

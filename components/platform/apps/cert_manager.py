@@ -9,12 +9,9 @@
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_kubernetes as k8s
-
-from ...config import DNS01_SECRET_FIELDS, NAMESPACE as CONFIG_NS, ConfigError
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, MeshInbound, apiserver
-from ..flows import HOSTS, WORLD, Flow, Port, pods, tcp
+from ...config import dns01_solver
+from ..app import App, AppContext, Chart, ChartRelease, Webhook, logical
+from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 
 CHART = Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1")
@@ -66,19 +63,9 @@ def _public_issuer(ctx: AppContext) -> str:
     if issuer.type == "ca":
         return INTERNAL_CA
     assert issuer.dns01 is not None  # config rule: ACME needs dns01
-    credentials = pulumi.Config(CONFIG_NS).get_secret("acmeDnsCredentials")
-    if credentials is None:
-        raise ConfigError([f"{CONFIG_NS}:acmeDnsCredentials is required by the ACME issuer "
-                           "(pulumi config set --secret coprs:acmeDnsCredentials ...)"])
-    secret = k8s.core.v1.Secret(
-        "cert-manager-acme-dns-credentials",
-        metadata={"name": DNS_CREDENTIALS_SECRET, "namespace": NAMESPACE},
-        type="Opaque",
-        string_data={"credentials": credentials},
-        opts=ctx.opts(),
-    )
-    solver = {**issuer.dns01.settings,
-              DNS01_SECRET_FIELDS[issuer.dns01.provider]: {"name": DNS_CREDENTIALS_SECRET, "key": "credentials"}}
+    secret = ctx.secret(DNS_CREDENTIALS_SECRET, ("credentials",), from_config="acmeDnsCredentials",
+                        aliases=(logical("cert-manager", DNS_CREDENTIALS_SECRET),))
+    solver = dns01_solver(issuer.dns01, {"name": DNS_CREDENTIALS_SECRET, "key": "credentials"})
     ctx.custom_resource(
         PUBLIC_ISSUER, API, "ClusterIssuer",
         {
@@ -130,13 +117,10 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, crds=("cert-manager.io", "acme.cert-manager.io")),),
     flows=(
-        apiserver(NAMESPACE),
-        Flow("cert-manager-webhook", HOSTS, pods(NAMESPACE, WEBHOOK_PODS), tcp(10250), "API server → webhook"),
         Flow("cert-manager-acme", pods(NAMESPACE, CONTROLLER_PODS), WORLD,
              (Port(443), Port(53, "UDP"), Port(53, "TCP")), "ACME server and DNS01 provider APIs"),
     ),
-    mesh_inbound=(MeshInbound("webhook", WEBHOOK_PODS, 10250),),
-    optional=(MONITORING_APP,),
+    webhooks=(Webhook("webhook", WEBHOOK_PODS, 10250),),
     objects=objects,
     description="certificates: internal CA, public wildcard",
 )

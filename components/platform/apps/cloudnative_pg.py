@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, apiserver
+from ..app import App, AppContext, Chart, ChartRelease, Webhook
 from ..claims import POSTGRESQL_NAMESPACE
-from ..datastore import RESTRICTED_POD, restricted_container, webhook
+from ..datastore import RESTRICTED_POD, restricted_container
 from ..flows import Flow, pods, tcp
 from ..placement import Resources
 
@@ -29,7 +29,6 @@ INSTANCE_PODS = {"cnpg.io/podRole": "instance"}
 SECURITY = {"podSecurityContext": RESTRICTED_POD,
             "containerSecurityContext": restricted_container(readOnlyRootFilesystem=True, runAsUser=10001,
                                                              runAsGroup=10001)}
-WEBHOOK = webhook(NAMESPACE, "cnpg", OPERATOR_PODS, 9443)
 
 
 def operator_values(ctx: AppContext) -> dict:
@@ -61,14 +60,11 @@ APP = App(
         ChartRelease(OPERATOR, operator_values, crds=(CRDS,)),
         ChartRelease(PLUGIN, plugin_values, crds=(PLUGIN_CRDS,), uses_crds=("cert-manager.io",)),
     ),
+    webhooks=(Webhook("webhook", OPERATOR_PODS, 9443, "API server → CNPG webhooks"),),
     flows=(
-        apiserver(NAMESPACE),
-        WEBHOOK[0],
         Flow("cnpg-instance-manager", pods(NAMESPACE, OPERATOR_PODS), pods(POSTGRESQL_NAMESPACE, INSTANCE_PODS),
              tcp(8000), "operator → instance managers (status, promotion)"),
     ),
-    mesh_inbound=(WEBHOOK[1],),
     depends_on=("cert-manager",),
-    optional=(MONITORING_APP,),
     description="PostgreSQL operator (CloudNativePG) and its Barman Cloud backup plugin",
 )

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, apiserver
+from ..app import App, AppContext, Chart, ChartRelease, Webhook
 from ..claims import ELASTICSEARCH_NAMESPACES, ELASTICSEARCH_PORT
-from ..datastore import RESTRICTED_POD, restricted_container, webhook
+from ..datastore import RESTRICTED_POD, restricted_container
 from ..flows import Flow, pods, tcp
 from ..placement import Resources
 
@@ -21,7 +21,6 @@ NAMESPACE = "infra"
 CRDS = ("elasticsearch.k8s.elastic.co", "kibana.k8s.elastic.co")
 OPERATOR_PODS = {"app.kubernetes.io/name": "elastic-operator", "app.kubernetes.io/instance": "eck-operator"}
 METRICS_PORT = 9115
-WEBHOOK = webhook(NAMESPACE, "eck", OPERATOR_PODS, 9443)
 
 
 def values(ctx: AppContext) -> dict:
@@ -45,15 +44,12 @@ APP = App(
     name="eck-operator",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, crds=CRDS),),
+    webhooks=(Webhook("webhook", OPERATOR_PODS, 9443, "API server → ECK webhook"),),
     flows=(
-        apiserver(NAMESPACE),
-        WEBHOOK[0],
         *(Flow("eck-elasticsearch", pods(NAMESPACE, OPERATOR_PODS),
                pods(ns, {"common.k8s.elastic.co/type": "elasticsearch"}), tcp(ELASTICSEARCH_PORT),
                "operator → Elasticsearch API of the clusters it manages")
           for ns in sorted(set(ELASTICSEARCH_NAMESPACES.values()))),
     ),
-    mesh_inbound=(WEBHOOK[1],),
-    optional=(MONITORING_APP,),
     description="Elasticsearch and Kibana operator (ECK)",
 )

@@ -31,9 +31,8 @@ import yaml
 from pydantic import Field
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
-from ...storage.backups import Backup, declare_backup
-from ...storage.storage import CONSUMERS, bucket_name
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, before_releases
+from ...storage.backups import Backup
+from ..app import App, AppContext, AppSettings, Bucket, Chart, ChartRelease, UiRoute, before_releases
 from ..claims import ELASTICSEARCH_NAMESPACES, ELASTICSEARCH_PORT, ElasticsearchUser, claimed, serve
 from ..datastore import (InternalCa, cert_manager_server_tls, credentials, password, pod_anti_affinity,
                          restricted_container, restricted_pod, secret, settings_job, storage_gb)
@@ -84,7 +83,7 @@ class Flavour:
 
     @property
     def keystore_secret(self) -> str:
-        return next(c.secret for c in CONSUMERS if c.app == self.name)
+        return f"{self.bucket}-s3-keystore"
 
     @property
     def service(self) -> str:
@@ -196,7 +195,7 @@ def snapshot_retention(ctx: AppContext, f: Flavour) -> Optional[int]:
 def snapshot_settings(ctx: AppContext, f: Flavour) -> tuple[dict, dict]:
     """The repository and SLM policy bodies (PUT _snapshot/<repo>, PUT _slm/policy/<policy>)."""
     store = ctx.cfg.object_storage
-    repo = {"type": "s3", "settings": {"client": "default", "bucket": bucket_name(store, f.bucket), "base_path": f.name}}
+    repo = {"type": "s3", "settings": {"client": "default", "bucket": store.bucket(f.bucket), "base_path": f.name}}
     days = snapshot_retention(ctx, f)
     slm: dict = {"schedule": SNAPSHOT_SCHEDULE, "name": "<daily-{now/d}>", "repository": REPOSITORY,
                  "config": {"indices": ["*"], "include_global_state": True}}
@@ -296,12 +295,6 @@ def objects(ctx: AppContext) -> None:
                  volumes=[{"name": "tls", "secret": {"secretName": f"{f.name}-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}],
                  mounts=[{"name": "tls", "mountPath": "/tls", "readOnly": True}],
                  inputs={"repository": repo, "slm": slm}, depends_on=(es,))
-    declare_backup(ctx, Backup(
-        app=f.name, namespace=f.namespace, method="elasticsearch-snapshot", bucket=f.bucket,
-        retention_days=snapshot_retention(ctx, f) or 36500,  # no expiry: "lifetime" (2023)
-        schedule="30 1 * * *",
-        restore=f"POST _snapshot/{REPOSITORY}/<snapshot>/_restore (README: Restore)",
-    ))
     if ctx.enabled("apisix"):
         ctx.custom_resource(f"{f.kibana}-kb-http", "apisix.apache.org/v2", "ApisixUpstream",
                             {"ingressClassName": "apisix", "scheme": "https"})
@@ -319,8 +312,16 @@ def app(f: Flavour) -> App:
         flows=(Flow(f"{f.name}-object-store", pods(f.namespace, f.labels), WORLD, (Port(443),),
                     "snapshots → S3"),),
         routes=(UiRoute(f.host, f"{f.kibana}-kb-http", KIBANA_PORT, oidc_client=f.kibana, path=f"{KIBANA_PATH}*"),),
+        roles=(f.name,),
+        claims=(Bucket(suffix=f.bucket, secret=f.keystore_secret, format="eck-keystore"),),
+        stateful=True,
+        apiserver=False,  # Elasticsearch, Kibana, the exporter and the settings Job never call the Kubernetes API
+        backups=(Backup(method="elasticsearch-snapshot", bucket=f.bucket, schedule="30 1 * * *",
+                        retention_days=f.retention_days or 36500,  # no expiry: "lifetime" (2023)
+                        restore=f"POST _snapshot/{REPOSITORY}/<snapshot>/_restore; SLM retention "
+                                "settings.snapshotRetentionDays (README: Restore)"),),
         depends_on=("eck-operator", "cert-manager"),
-        optional=("apisix", MONITORING_APP),
+        optional=("apisix",),
         settings=Settings,
         before=_before(f),
         objects=objects,

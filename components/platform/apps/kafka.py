@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
-from ...storage.backups import Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings, logical
+from ...storage.backups import Backup
+from ..app import App, AppContext, AppSettings, logical
 from ..claims import KAFKA, KAFKA_BOOTSTRAP, KAFKA_NAMESPACE, KAFKA_PORT, KafkaAccess, claimed, serve
 from ..datastore import InternalCa, credentials, password, restricted_container, restricted_pod, secret, storage_gb
 from ..placement import Resources
@@ -229,8 +229,6 @@ def _external(ctx: AppContext, ext: External) -> None:
 def objects(ctx: AppContext) -> None:
     if ctx.settings.external is not None:
         _external(ctx, ctx.settings.external)
-        declare_backup(ctx, Backup(app=KAFKA, namespace=KAFKA_NAMESPACE, method="export",
-                                   restore="the managed Kafka service keeps and restores its own data"))
         return
     if not ctx.enabled("strimzi"):
         raise ConfigError([f"{CONFIG_NS}:platform.apps.kafka needs platform.apps.strimzi (the operator) "
@@ -266,9 +264,6 @@ def objects(ctx: AppContext) -> None:
             serve(ctx, consumer, c, client_secret(KAFKA_BOOTSTRAP, "SASL_SSL", "SCRAM-SHA-512", user, pw, ca.cert_pem),
                   depends_on=(kafka_user,))
 
-    # Topics are buffers of the log pipeline; their volumes are backed up like any other (Velero, Kopia).
-    declare_backup(ctx, Backup(app=KAFKA, namespace=KAFKA_NAMESPACE, selector=CLUSTER_LABEL,
-                               restore="Velero restore of the kafka objects and volumes (README: Restore)"))
     if ctx.service_monitors:
         ctx.custom_resource(logical(KAFKA, "brokers"), "monitoring.coreos.com/v1", "PodMonitor", {
             "selector": {"matchLabels": {**CLUSTER_LABEL, "strimzi.io/kind": "Kafka"}},
@@ -283,7 +278,12 @@ def objects(ctx: AppContext) -> None:
 APP = App(
     name=KAFKA,
     namespace=KAFKA_NAMESPACE,
-    optional=("strimzi", MONITORING_APP),
+    roles=("kafka",),
+    stateful=True,
+    # Topics are buffers of the log pipeline; their volumes are backed up like any other (Velero, Kopia).
+    # In external mode the Schedule selects nothing: the managed service keeps its own data.
+    backups=(Backup(selector=CLUSTER_LABEL, restore="Velero restore of the kafka objects and volumes (README: Restore)"),),
+    optional=("strimzi",),
     settings=Settings,
     objects=objects,
     description="Kafka in KRaft mode (Strimzi node pools), or the endpoint of a managed Kafka",

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, MeshInbound, apiserver
-from ..flows import HOSTS, Flow, pods, tcp
+from ..app import App, AppContext, Chart, ChartRelease, Webhook
 from ..placement import Resources
 
 CHART = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
@@ -36,12 +35,9 @@ APP = App(
     name="keda",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, crds=("keda.sh", "eventing.keda.sh")),),
-    flows=(
-        apiserver(NAMESPACE),
-        Flow("keda-webhooks", HOSTS, pods(NAMESPACE, WEBHOOK_PODS), tcp(9443), "API server → admission webhooks"),
-        Flow("keda-metrics-api", HOSTS, pods(NAMESPACE, METRICS_API_PODS), tcp(6443), "API server → external metrics API"),
+    webhooks=(
+        Webhook("webhooks", WEBHOOK_PODS, 9443, "API server → admission webhooks"),
+        Webhook("metrics-api", METRICS_API_PODS, 6443, "API server → external metrics API"),
     ),
-    mesh_inbound=(MeshInbound("webhooks", WEBHOOK_PODS, 9443), MeshInbound("metrics-api", METRICS_API_PODS, 6443)),
-    optional=(MONITORING_APP,),
     description="event-driven autoscaling",
 )

@@ -6,6 +6,8 @@ pulumi-tls self-signed CA (its key lives only in the Pulumi state, as a secret, 
 backs a cert-manager CA Issuer; cert-manager issues and rotates the identity issuer certificate into the
 `linkerd-identity-issuer` Secret that the control plane reads (`identity.issuer.scheme: kubernetes.io/tls`).
 Meshed pods default to `all-authenticated`; kubelet probes are authorized from the cluster hosts.
+It plays the "mesh": every meshed namespace reaches its control plane, and once every app is declared it
+authorizes the unmeshed callers (webhooks, NodePort traffic) of every meshed app (`mesh.py`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, apiserver, before_releases, logical
-from ..flows import HOSTS, Flow, pods, tcp
+from ..app import App, AppContext, Chart, ChartRelease, before_releases, logical
+from ..flows import HOSTS, MESHED, Flow, pods, tcp
+from ..mesh import POLICY_GROUP, authorize_unmeshed
 from ..placement import Resources
 
 REPO = "https://helm.linkerd.io/edge"
@@ -42,7 +45,6 @@ def cni_values(ctx: AppContext) -> dict:
 
 
 def control_plane_values(ctx: AppContext) -> dict:
-    p = ctx.platform
     return {
         "identityTrustAnchorsPEM": ctx.state["trust_anchor"].cert_pem,
         "identity": {"issuer": {"scheme": "kubernetes.io/tls"}},
@@ -53,7 +55,7 @@ def control_plane_values(ctx: AppContext) -> dict:
         "enablePodDisruptionBudget": ctx.prod,
         "webhookFailurePolicy": "Fail" if ctx.prod else "Ignore",
         "nodeAffinity": ctx.affinity()["nodeAffinity"],
-        "policyController": {"probeNetworks": list(p.env.cluster_host_cidrs)},
+        "policyController": {"probeNetworks": list(ctx.registry.env.cluster_host_cidrs)},
         "proxy": {
             "defaultInboundPolicy": "all-authenticated",
             # PSA restricted: every container drops all capabilities.
@@ -109,6 +111,21 @@ def identity(ctx: AppContext) -> None:
     before_releases(ctx, cert)
 
 
+def authorize_callers(ctx: AppContext) -> None:
+    """Server + AuthorizationPolicy for the unmeshed callers of every meshed app, after the policy CRDs."""
+    reg = ctx.registry
+    for consumer in reg.enabled.values():
+        callers, ns = consumer.unmeshed_callers, consumer.namespace
+        if not callers or ns not in reg.env.meshed:
+            continue
+        access = reg.access(consumer.name)
+        authorize_unmeshed(
+            consumer.name, ns, callers, reg.env.cluster_host_cidrs,
+            lambda access=access, ns=ns, name=consumer.name: pulumi.ResourceOptions(
+                parent=access, depends_on=[*reg.namespace_deps(ns), reg.crd_provider(POLICY_GROUP, name)]),
+        )
+
+
 APP = App(
     name="linkerd",
     namespace=NAMESPACE,
@@ -119,13 +136,16 @@ APP = App(
         ChartRelease(Chart("linkerd-control-plane", REPO, VERSION), control_plane_values,
                      uses_crds=("policy.linkerd.io",)),
     ),
+    roles=("mesh",),
     flows=(
-        apiserver(NAMESPACE),
         Flow("linkerd-webhooks", HOSTS, pods(NAMESPACE, keys=CONTROL_PLANE_PODS), tcp(8443, 9443),
              "API server → proxy injector, service-profile and policy validators"),
+        Flow("mesh-control-plane", pods(MESHED), pods(NAMESPACE, keys=CONTROL_PLANE_PODS), tcp(8080, 8086, 8090),
+             "proxies get identity (8080), destinations (8086) and policies (8090)", across=True),
     ),
     depends_on=("cert-manager",),
-    optional=("gateway-api", MONITORING_APP),
+    optional=("gateway-api",),
     before=identity,
+    after_apps=authorize_callers,
     description="service mesh: mTLS identity and authorization policy",
 )

@@ -1,14 +1,14 @@
 """Linkerd viz (networking): the mesh dashboard, tap and metrics API, on the platform's Prometheus.
 
-The chart's own Prometheus is off; metrics come from kube-prometheus-stack (PodMonitor of the proxies)
-once the monitoring app is deployed. The chart ships the Servers/AuthorizationPolicies of its own
+The chart's own Prometheus is off; metrics come from the app that plays "monitoring" (PodMonitor of the
+proxies; its `endpoints["prometheus"]`, by default where kube-prometheus-stack serves it). The chart ships the Servers/AuthorizationPolicies of its own
 API-server-facing endpoints (tap, tap-injector), so it uses the policy.linkerd.io CRDs.
 """
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, UiRoute, apiserver
-from ..flows import HOSTS, Flow, Port, pods, tcp
+from ..app import App, AppContext, Chart, ChartRelease, UiRoute
+from ..flows import HOSTS, MESHED, Flow, Peer, Port, pods, tcp
 from ..placement import Resources
 from .linkerd import NAMESPACE, REPO, VERSION
 
@@ -20,6 +20,7 @@ TAP_PODS = {**VIZ, "component": "tap"}
 
 def values(ctx: AppContext) -> dict:
     r = ctx.replicas(2, 1)
+    monitoring = ctx.registry.app_for("monitoring")
 
     def res(component: str, default: Resources) -> dict:
         return ctx.resources(component, default).linkerd()
@@ -27,7 +28,7 @@ def values(ctx: AppContext) -> dict:
     return {
         "linkerdNamespace": NAMESPACE,
         "prometheus": {"enabled": False},
-        "prometheusUrl": PROMETHEUS_URL,
+        "prometheusUrl": (monitoring.endpoints.get("prometheus") if monitoring else None) or PROMETHEUS_URL,
         "nodeSelector": ctx.node_selector(),
         "enablePodAntiAffinity": ctx.prod,
         "enablePodDisruptionBudget": ctx.prod,
@@ -48,15 +49,13 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, uses_crds=("policy.linkerd.io",)),),
     flows=(
-        apiserver(NAMESPACE),
         Flow("linkerd-tap-api", HOSTS, pods(NAMESPACE, TAP_PODS), tcp(8089), "API server → tap (aggregated API)"),
         Flow("linkerd-tap-injector", HOSTS, pods(NAMESPACE, {**VIZ, "component": "tap-injector"}), tcp(8443), "API server → webhook"),
-        Flow("linkerd-tap", pods(NAMESPACE, TAP_PODS), pods("*meshed"), (Port(4190),), "tap reads every proxy"),
-        Flow("linkerd-viz-prometheus", pods(NAMESPACE, {**VIZ, "component": "metrics-api"}), pods("monitoring"), tcp(9090),
-             "metrics API queries Prometheus"),
+        Flow("linkerd-tap", pods(NAMESPACE, TAP_PODS), pods(MESHED), (Port(4190),), "tap reads every proxy"),
+        Flow("linkerd-viz-prometheus", pods(NAMESPACE, {**VIZ, "component": "metrics-api"}), Peer(role="monitoring"),
+             tcp(9090), "metrics API queries Prometheus"),
     ),
     routes=(UiRoute("linkerd", "web", 8084, oidc_client="linkerd", websocket=True),),
     depends_on=("linkerd",),
-    optional=(MONITORING_APP,),
     description="mesh dashboard",
 )

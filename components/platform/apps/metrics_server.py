@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease
+from ..app import App, AppContext, Chart, ChartRelease
 from ..placement import Resources
 
 CHART = Chart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1")
@@ -24,6 +24,5 @@ APP = App(
     name="metrics-server",
     namespace="kube-system",
     releases=(ChartRelease(CHART, values),),
-    optional=(MONITORING_APP,),
     description="resource metrics API (metrics.k8s.io)",
 )

@@ -11,15 +11,15 @@
   monitoring stack runs;
 - backup: MongoDB Community has no built-in S3 backup, so a Velero schedule takes the replica set's
   objects and volumes (Kopia file-system backup, WiredTiger journal: crash-consistent) daily,
-  retention from `settings.backupRetentionDays`.
+  kept 30 days (the platform's backup default).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from ...storage.backups import DEFAULT_RETENTION_DAYS, Backup, declare_backup
-from ..app import MONITORING_APP, App, AppContext, AppSettings
+from ...storage.backups import Backup
+from ..app import App, AppContext, AppSettings
 from ..claims import MONGODB, MONGODB_NAMESPACE, MONGODB_PODS, MONGODB_PORT, MongoUser, claimed, serve
 from ..datastore import (InternalCa, cert_manager_server_tls, credentials, password, pod_anti_affinity,
                          restricted_container, restricted_pod, secret, storage_gb)
@@ -36,7 +36,6 @@ MONGO_UID = 2000  # MCK's default for the database pods
 
 
 class Settings(AppSettings):
-    backup_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1, le=3650)
     version: str = Field(VERSION, pattern=r"^\d+\.\d+\.\d+$")
 
 
@@ -120,9 +119,6 @@ def objects(ctx: AppContext) -> None:
             "uri": pw.apply(lambda p, u=claim.user, rest=uri: f"mongodb://{u}:{p}{rest}"),
             "username": claim.user, "password": pw, "ca.crt": ca.cert_pem,
         }, depends_on=(rs,))
-    declare_backup(ctx, Backup(app=MONGODB, namespace=MONGODB_NAMESPACE, selector={"app": SERVICE},
-                               retention_days=ctx.settings.backup_retention_days,
-                               restore="Velero restore of the mongodb objects and volumes (README: Restore)"))
     if ctx.service_monitors:
         ctx.custom_resource(MONGODB, "monitoring.coreos.com/v1", "ServiceMonitor", {
             "selector": {"matchLabels": {"app": SERVICE}},
@@ -135,8 +131,10 @@ def objects(ctx: AppContext) -> None:
 APP = App(
     name=MONGODB,
     namespace=MONGODB_NAMESPACE,
+    roles=("mongodb",),
+    stateful=True,
+    backups=(Backup(selector={"app": SERVICE}, restore="Velero restore of the mongodb objects and volumes (README: Restore)"),),
     depends_on=("mongodb-kubernetes", "cert-manager"),
-    optional=(MONITORING_APP,),
     settings=Settings,
     objects=objects,
     description="MongoDB replica set + arbiter (MCK) for Graylog and every MongoUser claim",

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, CrdBundle, apiserver
+from ..app import App, AppContext, Chart, ChartRelease, CrdBundle, Webhook
 from ..claims import MONGODB_NAMESPACE
-from ..datastore import RESTRICTED_POD, restricted_container, webhook
+from ..datastore import RESTRICTED_POD, restricted_container
 from ..placement import Resources
 
 VERSION = "1.9.1"
@@ -23,7 +23,6 @@ NAMESPACE = "infra"
 CRDS = ("mongodbcommunity.mongodb.com", "mongodb.com")
 OPERATOR_NAME = "mongodb-kubernetes-operator"
 OPERATOR_PODS = {"app.kubernetes.io/name": OPERATOR_NAME}
-WEBHOOK = webhook(NAMESPACE, "mck", OPERATOR_PODS, 1993)
 OFF = {"enabled": False}
 
 
@@ -49,8 +48,6 @@ APP = App(
     namespace=NAMESPACE,
     crd_bundles=(CrdBundle("mck-crds", CRD_URL, CRDS),),
     releases=(ChartRelease(CHART, values, skip_crds=True),),
-    flows=(apiserver(NAMESPACE), WEBHOOK[0]),
-    mesh_inbound=(WEBHOOK[1],),
-    optional=(MONITORING_APP,),
+    webhooks=(Webhook("webhook", OPERATOR_PODS, 1993, "API server → MCK webhook"),),
     description="MongoDB operator (MongoDB Controllers for Kubernetes)",
 )

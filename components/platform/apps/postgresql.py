@@ -21,14 +21,13 @@ import pulumi
 from pydantic import Field
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
-from ...storage.backups import DEFAULT_RETENTION_DAYS, DEFAULT_SCHEDULE, Backup, declare_backup
-from ...storage.storage import bucket_name
-from ..app import MONITORING_APP, App, AppContext, AppSettings
+from ...storage.backups import DEFAULT_RETENTION_DAYS, DEFAULT_SCHEDULE, Backup
+from ..app import App, AppContext, AppSettings, Bucket
 from ..claims import (POSTGRESQL, POSTGRESQL_HOST, POSTGRESQL_NAMESPACE, POSTGRESQL_PODS, POSTGRESQL_PORT, Database,
                       claimed, serve)
 from ..datastore import (InternalCa, credentials, password, placement, restricted_container, restricted_pod, secret,
                          storage_gb)
-from ..flows import HOSTS, WORLD, Flow, Port, pods
+from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 from .cloudnative_pg import CRDS, PLUGIN_CRDS, PLUGIN_NAME
 
@@ -37,7 +36,7 @@ IMAGE = "ghcr.io/cloudnative-pg/postgresql:17.8-standard-trixie"
 ADMIN_ROLE = "coprs_admin"
 ADMIN_SECRET = "postgresql-admin"
 SERVER_CA_SECRET = "postgresql-server-ca"
-BACKUP_CREDENTIALS = "postgresql-backup-s3-credentials"  # made by the storage layer (storage.CONSUMERS)
+BACKUP_CREDENTIALS = "postgresql-backup-s3-credentials"  # served by the storage layer (Bucket claim)
 OBJECT_STORE = "postgresql-backups"
 POSTGRES_UID = 26  # the postgres user of the CNPG images
 
@@ -96,7 +95,7 @@ def object_store_spec(ctx: AppContext) -> dict:
     return {
         "retentionPolicy": f"{ctx.settings.backup_retention_days}d",
         "configuration": {
-            "destinationPath": f"s3://{bucket_name(store, 'backups')}/{POSTGRESQL}",
+            "destinationPath": f"s3://{store.bucket('backups')}/{POSTGRESQL}",
             "endpointURL": store.endpoint.rstrip("/"),
             "s3Credentials": {"accessKeyId": ref("AWS_ACCESS_KEY_ID"), "secretAccessKey": ref("AWS_SECRET_ACCESS_KEY")},
             "wal": {"compression": "gzip", "maxParallel": 4},
@@ -153,7 +152,6 @@ def objects(ctx: AppContext) -> None:
         serve(ctx, consumer, claim, _connection(claim.name, passwords[claim.name], ca.cert_pem),
               depends_on=(databases[claim.name],))
 
-    retention = ctx.settings.backup_retention_days
     ctx.custom_resource(POSTGRESQL, API, "ScheduledBackup", {
         "cluster": {"name": POSTGRESQL},
         "schedule": _cron6(DEFAULT_SCHEDULE),
@@ -163,10 +161,6 @@ def objects(ctx: AppContext) -> None:
         "target": "prefer-standby",
         "immediate": True,
     }, depends_on=(cluster,))
-    declare_backup(ctx, Backup(
-        app=POSTGRESQL, namespace=POSTGRESQL_NAMESPACE, method="cnpg-barman", retention_days=retention,
-        restore="new Cluster bootstrapped with recovery from the ObjectStore postgresql-backups (README: Restore)",
-    ))
     if ctx.service_monitors:
         ctx.custom_resource(POSTGRESQL, "monitoring.coreos.com/v1", "PodMonitor", {
             "selector": {"matchLabels": dict(POSTGRESQL_PODS)},
@@ -177,15 +171,16 @@ def objects(ctx: AppContext) -> None:
 APP = App(
     name=POSTGRESQL,
     namespace=POSTGRESQL_NAMESPACE,
+    roles=("database",),
+    claims=(Bucket(suffix="backups", secret=BACKUP_CREDENTIALS, format="aws-env"),),
+    stateful=True,
+    backups=(Backup(method="cnpg-barman", restore="Cluster bootstrapped with recovery from the ObjectStore "
+                    "postgresql-backups; retention settings.backupRetentionDays (README: Restore)"),),
     flows=(
-        Flow("postgresql-apiserver", pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS),
-             HOSTS, (Port(6443),),
-             "instance managers → Kubernetes API"),
         Flow("postgresql-object-store", pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS), WORLD, (Port(443),),
              "Barman Cloud → S3 (WAL archive, base backups)"),
     ),
     depends_on=("cloudnative-pg",),
-    optional=(MONITORING_APP,),
     settings=Settings,
     objects=objects,
     description="PostgreSQL cluster (CNPG): Keycloak, SCDF and every Database claim",

@@ -14,8 +14,7 @@ from typing import Optional
 
 from pydantic import Field
 
-from ...config import NAMESPACE as CONFIG_NS, ConfigError
-from ..app import MONITORING_APP, App, AppContext, AppSettings, Chart, ChartRelease, UiRoute, apiserver
+from ..app import App, AppContext, AppSettings, Chart, ChartRelease, UiRoute
 from ..flows import HOSTS, Flow, Port, pods
 from ..placement import Resources, node_affinity, toleration
 
@@ -46,15 +45,14 @@ def _replicated(size: int) -> dict:
     return {"size": size, "requireSafeReplicaSize": size > 1}
 
 
-def _check_replicas(ctx: AppContext) -> None:
+def check_replicas(ctx: AppContext) -> None:
     s: Settings = ctx.settings
     group = ctx.cfg.node_groups.get(NODE_GROUP)
     if group is None:
         return
     for key, n in (("blockPoolReplicas", s.block_pool_replicas), ("filesystemReplicas", s.filesystem_replicas)):
         if n > group.count:
-            raise ConfigError([f"{CONFIG_NS}:platform.apps.rook-ceph.settings.{key} = {n}: more replicas than "
-                               f"rook_ceph nodes ({group.count}); failure domain is the host"])
+            ctx.config_error(key, n, f"more replicas than rook_ceph nodes ({group.count}); failure domain is the host")
 
 
 def _csi_secrets(kind: str) -> dict:
@@ -83,7 +81,6 @@ def operator_values(ctx: AppContext) -> dict:
 
 
 def cluster_values(ctx: AppContext) -> dict:
-    _check_replicas(ctx)
     s: Settings = ctx.settings
     placement = _placement(ctx)
     storage_class = {"enabled": True, "reclaimPolicy": "Retain", "allowVolumeExpansion": True,
@@ -147,13 +144,12 @@ APP = App(
         ChartRelease(Chart("rook-ceph-cluster", REPO, VERSION), cluster_values, uses_crds=("ceph.rook.io",)),
     ),
     flows=(
-        apiserver(NAMESPACE),
         Flow("ceph-clients", HOSTS, pods(NAMESPACE),
              (Port(3300), Port(6789), Port(6800, end_port=7568)),
              "kernel RBD/CephFS clients and CSI node plugins (host network) → mons and OSDs/MDS"),
     ),
     routes=(UiRoute("ceph", "rook-ceph-mgr-dashboard", DASHBOARD_PORT, oidc_client="ceph"),),
-    optional=(MONITORING_APP,),
     settings=Settings,
+    validate=check_replicas,
     description="Ceph block and file storage",
 )

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, CrdBundle, apiserver
+from ..app import App, AppContext, Chart, ChartRelease, CrdBundle
 from ..datastore import RESTRICTED_POD, restricted_container
 from ..placement import Resources
 
@@ -44,7 +44,5 @@ APP = App(
     namespace=NAMESPACE,
     crd_bundles=(CrdBundle("strimzi-crds", CRD_URL, CRDS),),
     releases=(ChartRelease(CHART, values, name="strimzi", skip_crds=True),),
-    flows=(apiserver(NAMESPACE),),
-    optional=(MONITORING_APP,),
     description="Kafka operator (Strimzi, KRaft)",
 )

@@ -5,26 +5,22 @@
   branch release-1.14), as an init container;
 - one BackupStorageLocation `default` on `<bucketPrefix>-backups` (created by the storage layer, never by
   Velero), path-style with the endpoint as s3Url, `checksumAlgorithm: ""` (Ceph RGW and other S3-compatible
-  stores reject the SDK's default checksums); credentials from the storage layer's Secret
-  `velero-s3-credentials` (key `cloud`);
+  stores reject the SDK's default checksums); credentials from the Secret `velero-s3-credentials` (key
+  `cloud`) that the storage layer serves for the app's `Bucket` claim (the release waits for it; without
+  object storage Velero is off: "needs object-storage");
 - the node agent (DaemonSet) for Kopia file-system backups of pod volumes: it reads
   /var/lib/kubelet/pods through hostPath as root, hence its own privileged namespace;
 - the Kopia repository password is generated (pulumi-random, protected: losing it loses every backup)
-  into `velero-repo-credentials` before Velero starts, instead of Velero's built-in static default.
+  into `velero-repo-credentials` before Velero starts, instead of Velero's built-in static default; it is
+  in the stack's `credentials` output (needed for a restore on a new cluster).
 
-Stateful apps declare their schedules with `components.storage.backups.declare_backup`.
+It plays "backups": stateful apps declare their `backups` in their own module and come after Velero.
 """
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_kubernetes as k8s
-import pulumi_random as random
-
-from ...config import NAMESPACE as CONFIG_NS, ConfigError
 from ...storage.backups import DEFAULT_RETENTION_DAYS, STORAGE_LOCATION, VELERO_NAMESPACE
-from ...storage.storage import VELERO_CREDENTIALS, bucket_name
-from ..app import MONITORING_APP, App, AppContext, Chart, ChartRelease, before_releases, apiserver, logical
+from ..app import App, AppContext, Bucket, Chart, ChartRelease, GeneratedSecret
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 
@@ -33,6 +29,7 @@ IMAGE = {"repository": "docker.io/velero/velero", "tag": "v1.18.1"}
 AWS_PLUGIN = "docker.io/velero/velero-plugin-for-aws:v1.14.0"
 REPOSITORY_SECRET = "velero-repo-credentials"  # the name Velero 1.18 reads (pkg/repository/keys)
 REPOSITORY_KEY = "repository-password"
+VELERO_CREDENTIALS = "velero-s3-credentials"
 BUCKET_PREFIX = "velero"  # Velero's objects under velero/ in the backups bucket (room for others, e.g. CNPG)
 SERVER_PODS = {"app.kubernetes.io/name": "velero", "name": "velero"}
 NODE_AGENT_PODS = {"name": "node-agent"}
@@ -45,9 +42,7 @@ RESTRICTED_CONTAINER = {
 
 def backup_storage_location(ctx: AppContext) -> dict:
     store = ctx.cfg.object_storage
-    if store is None:
-        raise ConfigError([f"{CONFIG_NS}:objectStorage is required while platform.apps.velero is enabled "
-                           "(backups go to its backups bucket)"])
+    assert store is not None  # the Bucket claim keeps Velero off without object storage
     config = {
         "region": store.region,
         "s3ForcePathStyle": str(store.addressing_style == "path").lower(),
@@ -59,7 +54,7 @@ def backup_storage_location(ctx: AppContext) -> dict:
     return {
         "name": STORAGE_LOCATION,
         "provider": "aws",
-        "bucket": bucket_name(store, "backups"),
+        "bucket": store.bucket("backups"),
         "prefix": BUCKET_PREFIX,
         "default": True,
         "accessMode": "ReadWrite",
@@ -112,33 +107,17 @@ def values(ctx: AppContext) -> dict:
     }
 
 
-def repository_password(ctx: AppContext) -> None:
-    """The Kopia repository password: generated once, kept in state, needed for every restore."""
-    password = random.RandomPassword(
-        logical("velero", REPOSITORY_SECRET), length=48, special=False,
-        opts=pulumi.ResourceOptions(parent=ctx.component, protect=True),
-    )
-    secret = k8s.core.v1.Secret(
-        logical("velero", "secret", VELERO_NAMESPACE, REPOSITORY_SECRET),
-        metadata={"name": REPOSITORY_SECRET, "namespace": VELERO_NAMESPACE,
-                  "labels": {"app.kubernetes.io/part-of": "coprs"}},
-        type="Opaque",
-        string_data={REPOSITORY_KEY: password.result},
-        opts=ctx.opts(namespace=VELERO_NAMESPACE),
-    )
-    before_releases(ctx, secret)
-
-
 APP = App(
     name="velero",
     namespace=VELERO_NAMESPACE,
     releases=(ChartRelease(CHART, values, crds=("velero.io",)),),
+    roles=("backups",),
+    claims=(Bucket(suffix="backups", secret=VELERO_CREDENTIALS, format="aws-credentials-file"),),
+    # The Kopia repository password: generated once, kept in state, needed for every restore.
+    secrets=(GeneratedSecret(REPOSITORY_SECRET, (REPOSITORY_KEY,), length=48, protect=True),),
     flows=(
-        apiserver(VELERO_NAMESPACE),
         # HTTPS to the object store (outside the cluster: OBS, or RGW/MinIO behind their own endpoint).
         Flow("velero-object-store", pods(VELERO_NAMESPACE), WORLD, (Port(443),), "Velero and node agents → S3"),
     ),
-    optional=(MONITORING_APP,),
-    before=repository_password,
     description="scheduled backups of namespaces and volumes (Kopia) to the backups bucket",
 )

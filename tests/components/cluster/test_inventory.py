@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from components.cluster import inventory as inv
+from components.platform import routes
 from offline.harness import RunResult
-from tests.conftest import ROOT
 
-ANSIBLE_INVENTORY = ROOT / "venv" / "bin" / "ansible-inventory"
+ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"  # the venv running the tests (make test VENV=...)
 
 
 def nodes_of(run: RunResult) -> list[dict]:
@@ -166,10 +167,12 @@ def test_with_api_lb_it_is_the_apiserver_endpoint_and_in_the_certificates(prod: 
 def test_oidc_issuer_can_be_overridden(dev: RunResult):
     cfg = dev.config.model_copy(
         update={"cluster": dev.config.cluster.model_copy(
-            update={"oidc": dev.config.cluster.oidc.model_copy(update={"issuer_url": "https://sso.example.org/realms/x"})}
+            update={"oidc": dev.config.cluster.oidc.model_copy(update={"issuer_url": "https://sso.example.org/realms/x/"})}
         )}
     )
+    # one issuer for the API server and the gateway: a trailing `/` would make them disagree
     assert inv.oidc_issuer(cfg) == "https://sso.example.org/realms/x"
+    assert inv.oidc_issuer is routes.oidc_issuer
 
 
 def test_rendered_files_hold_no_secret_and_name_the_kubespray_release(any_stack: RunResult):

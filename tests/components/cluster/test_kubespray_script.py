@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from components.cluster import kubespray
 from offline.harness import RunResult
+
+from .fake_kubespray import fake_cache
 
 FAKE_PLAYBOOK = """#!/bin/bash
 key=""
@@ -35,16 +35,7 @@ def _cfg(run: RunResult, **kubespray_fields):
 @pytest.fixture
 def fake_home(tmp_path: Path, dev: RunResult) -> Path:
     """A cache holding an already fetched Kubespray and its venv, whose Ansible only records calls."""
-    cache = tmp_path / ".cache" / "coprs" / "kubespray"
-    checkout, venv = cache / "v2.31.0", cache / "venv-v2.31.0"
-    (venv / "bin").mkdir(parents=True)
-    checkout.mkdir(parents=True)
-    (checkout / ".coprs-fetched").touch()
-    (venv / ".coprs-installed").touch()
-    os.symlink(sys.executable, venv / "bin" / "python")
-    for name, body in (("ansible-playbook", FAKE_PLAYBOOK), ("ansible", FAKE_ANSIBLE)):
-        (venv / "bin" / name).write_text(body)
-        (venv / "bin" / name).chmod(0o755)
+    fake_cache(tmp_path / ".cache" / "coprs" / "kubespray", {"ansible-playbook": FAKE_PLAYBOOK, "ansible": FAKE_ANSIBLE})
     return tmp_path
 
 

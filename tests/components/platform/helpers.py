@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from offline.harness import Recorded, RunResult, run_stack
+from offline.harness import Recorded, RunResult
+from tests.conftest import apps_key, cached_run
 
 PLATFORM = "coprs:platform:Platform"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -84,24 +84,48 @@ def ancestors(result: RunResult, r: Recorded) -> set[str]:
     return out
 
 
-_PLATFORM_RUNS: dict[str, RunResult] = {}
+def platform_run(stack: str, overrides: Optional[dict] = None, apps: Optional[tuple] = None) -> RunResult:
+    """The storage and platform layers alone on a stand-in provider (fast variants: disabled apps, settings,
+    another registry of apps)."""
+    def program() -> None:
+        from components.config import load_stack_config
+        from components.platform import Platform
+        from components.platform.apps import APPS
+        from components.storage.storage import Storage, credentials_from_config
 
+        cfg = load_stack_config()
+        provider = k8s.Provider("k8s", kubeconfig="offline", cluster_identifier="test")
+        storage = (Storage("storage", cfg.object_storage, credentials_from_config(), k8s_provider=provider)
+                   if cfg.object_storage is not None else None)
+        platform = Platform("platform", cfg, provider, storage=storage, apps=apps or APPS)
+        pulumi.export("platform", platform.summary)
+        pulumi.export("credentials", platform.credentials)
 
-def platform_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
-    """The platform layer alone on a stand-in provider (fast variants: disabled apps, settings)."""
-    key = stack + json.dumps(overrides or {}, sort_keys=True)
-    if key not in _PLATFORM_RUNS:
-        def program() -> None:
-            from components.config import load_stack_config
-            from components.platform import Platform
-
-            cfg = load_stack_config()
-            provider = k8s.Provider("k8s", kubeconfig="offline", cluster_identifier="test")
-            pulumi.export("platform", Platform("platform", cfg, provider).summary)
-
-        _PLATFORM_RUNS[key] = run_stack(stack, overrides, program=program)
-    return _PLATFORM_RUNS[key]
+    return cached_run(f"platform[{apps_key(apps)}]", stack, program, overrides)
 
 
 def releases(result: RunResult) -> dict[str, Recorded]:
     return {r.inputs["name"]: r for r in result.of_type(RELEASE)}
+
+
+def pinned(result: RunResult, release: str) -> tuple[str, str, str, str]:
+    """(repository, chart, version, namespace) of a release, as the app module pins it."""
+    i = releases(result)[release].inputs
+    return i["repositoryOpts"]["repo"], i["chart"], i["version"], i["namespace"]
+
+
+INFRA_AFFINITY = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+    {"matchExpressions": [{"key": "node-role.kubernetes.io/infra", "operator": "Exists"}]}]}}
+
+
+def in_namespace(result: RunResult, type_: str, namespace: str) -> list[Recorded]:
+    return [r for r in result.of_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
+
+
+def policy_names(result: RunResult, namespace: str) -> set[str]:
+    return {p.inputs["metadata"]["name"] for p in in_namespace(result, NETWORK_POLICY, namespace)}
+
+
+def authorized_ports(result: RunResult, namespace: str) -> set[int]:
+    """Ports of the Linkerd Servers (authorized for unmeshed callers) in a namespace."""
+    return {int(s.inputs["spec"]["port"]) for s in in_namespace(result, "kubernetes:policy.linkerd.io/v1beta3:Server", namespace)}

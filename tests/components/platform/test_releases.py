@@ -4,64 +4,38 @@ from __future__ import annotations
 
 import re
 
+from components.platform.app import logical
+from components.platform.apps import APPS
 from offline.harness import SECRET, iter_values
 from tests.components.platform.helpers import (CONFIG_FILE, RELEASE, ancestors, api_of, is_custom_resource,
                                                platform_objects, releases)
 from tests.conftest import stack_run
 
 SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-# Chart versions checked in each chart's own repository (tags named in README "Platform layer").
-PINNED = {
-    "cert-manager": ("https://charts.jetstack.io", "cert-manager", "v1.21.1", "infra"),
-    "linkerd-crds": ("https://helm.linkerd.io/edge", "linkerd-crds", "2026.8.3", "networking"),
-    "linkerd-cni": ("https://helm.linkerd.io/edge", "linkerd2-cni", "2026.8.3", "kube-system"),
-    "linkerd-control-plane": ("https://helm.linkerd.io/edge", "linkerd-control-plane", "2026.8.3", "networking"),
-    "linkerd-viz": ("https://helm.linkerd.io/edge", "linkerd-viz", "2026.8.3", "networking"),
-    "apisix": ("https://apache.github.io/apisix-helm-chart", "apisix", "2.14.0", "networking"),
-    "rook-ceph": ("https://charts.rook.io/release", "rook-ceph", "v1.20.6", "rook-ceph"),
-    "rook-ceph-cluster": ("https://charts.rook.io/release", "rook-ceph-cluster", "v1.20.6", "rook-ceph"),
-    "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "metrics-server", "3.13.1", "kube-system"),
-    "keda": ("https://kedacore.github.io/charts", "keda", "2.20.2", "infra"),
-    # issue 12 (notes/charts-*.md): chart repositories at the pinned tags
-    "cloudnative-pg": ("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "infra"),
-    "plugin-barman-cloud": ("https://cloudnative-pg.github.io/charts", "plugin-barman-cloud", "0.7.0", "infra"),
-    "eck-operator": ("https://helm.elastic.co", "eck-operator", "3.5.0", "infra"),
-    "strimzi": ("https://strimzi.io/charts/", "strimzi-kafka-operator", "1.2.0", "infra"),
-    "mongodb-kubernetes": ("https://mongodb.github.io/helm-charts", "mongodb-kubernetes", "1.9.1", "infra"),
-}
-# CRD API group → the release or CRD bundle (ConfigFile) that installs it.
-CRD_PROVIDERS = {
-    "cert-manager.io": "cert-manager",
-    "policy.linkerd.io": "linkerd-crds",
-    "apisix.apache.org": "apisix-apisix-crds",
-    "postgresql.cnpg.io": "cloudnative-pg",
-    "barmancloud.cnpg.io": "plugin-barman-cloud",
-    "elasticsearch.k8s.elastic.co": "eck-operator",
-    "kibana.k8s.elastic.co": "eck-operator",
-    "kafka.strimzi.io": "strimzi-strimzi-crds",
-    "mongodbcommunity.mongodb.com": "mongodb-kubernetes-mck-crds",
-    "velero.io": "velero",
-}
-# Releases that render custom resources of another release's CRDs.
-RELEASE_NEEDS = {
-    "linkerd-control-plane": {"linkerd-crds"},
-    "linkerd-viz": {"linkerd-crds"},
-    "rook-ceph-cluster": {"rook-ceph"},
-    "apisix": {"apisix-apisix-crds"},
-}
 
 
-def test_the_core_services_are_pinned_as_verified(any_stack):
+def _declared_releases() -> dict[str, object]:
+    return {r.release_name: r for a in APPS for r in a.releases}
+
+
+def _crd_providers() -> dict[str, str]:
+    """CRD API group → the release or CRD bundle (ConfigFile) that installs it, as the app modules declare."""
+    out = {g: r.release_name for a in APPS for r in a.releases for g in r.crds}
+    out.update({g: logical(a.name, b.name) for a in APPS for b in a.crd_bundles for g in b.crds})
+    return out
+
+
+def test_every_declared_release_is_deployed_as_pinned(any_stack):
     rel = releases(any_stack)
-    for name, (repo, chart, version, ns) in PINNED.items():
-        r = rel[name]
-        assert (r.inputs["repositoryOpts"]["repo"], r.inputs["chart"], r.inputs["version"], r.inputs["namespace"]) == \
-            (repo, chart, version, ns), name
+    for name, declared in _declared_releases().items():
+        i = rel[name].inputs
+        assert (i["repositoryOpts"]["repo"], i["chart"], i["version"]) == (
+            declared.chart.repository, declared.chart.name, declared.chart.version), name
 
 
 def test_every_release_is_pinned_and_uses_the_shared_defaults(any_stack):
     rel = any_stack.of_type(RELEASE)
-    assert len(rel) >= len(PINNED)
+    assert len(rel) >= len(_declared_releases())
     for r in rel:
         i = r.inputs
         assert SEMVER.match(i["version"]), r.name
@@ -105,16 +79,6 @@ def test_generated_secrets_reach_the_cluster_only_as_secrets(any_stack):
                for r in secret_objects)
 
 
-def test_values_reference_the_generated_secrets_by_name(any_stack):
-    apisix = releases(any_stack)["apisix"].inputs["values"]
-    assert apisix["apisix"]["admin"]["credentials"]["secretName"] == "apisix-admin"
-    ref = apisix["ingress-controller"]["gatewayProxy"]["provider"]["controlPlane"]["auth"]["adminKey"]["valueFrom"]
-    assert ref == {"secretKeyRef": {"name": "apisix-admin", "key": "admin"}}
-    names = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"])
-             for r in any_stack.of_type("kubernetes:core/v1:Secret")}
-    assert ("networking", "apisix-admin") in names
-
-
 def _provider_urns(result) -> dict[str, str]:
     out = {r.name: r.urn for r in result.of_type(RELEASE)}
     out.update({r.name: r.urn for r in result.of_type(CONFIG_FILE)})
@@ -122,21 +86,21 @@ def _provider_urns(result) -> dict[str, str]:
 
 
 def test_crd_providers_precede_their_custom_resources(any_stack):
-    providers = _provider_urns(any_stack)
+    providers, by_group = _provider_urns(any_stack), _crd_providers()
     crs = [r for r in platform_objects(any_stack) if is_custom_resource(r)]
     assert crs
     for r in crs:
         group = api_of(r.type)[0]
-        assert group in CRD_PROVIDERS, group
-        assert providers[CRD_PROVIDERS[group]] in ancestors(any_stack, r), r.name
+        assert group in by_group, group
+        assert providers[by_group[group]] in ancestors(any_stack, r), r.name
 
 
 def test_releases_rendering_custom_resources_follow_their_crds(any_stack):
-    providers = _provider_urns(any_stack)
+    providers, by_group = _provider_urns(any_stack), _crd_providers()
     rel = releases(any_stack)
-    for name, needs in RELEASE_NEEDS.items():
-        deps = ancestors(any_stack, rel[name])
-        assert {providers[n] for n in needs} <= deps, name
+    for name, declared in _declared_releases().items():
+        needs = {providers[by_group[g]] for g in declared.uses_crds}
+        assert needs <= ancestors(any_stack, rel[name]), name
 
 
 def test_independent_apps_do_not_wait_for_each_other(any_stack):
@@ -157,7 +121,7 @@ def test_the_platform_plans_in_existing_cluster_mode():
     r = stack_run("dev", {"coprs:cluster.mode": "existing", "coprs:network": None, "coprs:nodeGroups": None})
     assert not r.of_type("openstack:compute/instance:Instance")
     rel = releases(r)
-    assert set(PINNED) <= set(rel)
+    assert set(_declared_releases()) <= set(rel)
     provider = {x.provider_urn for x in rel.values()}
     assert len(provider) == 1 and "pulumi:providers:kubernetes" in provider.pop()
     auth = [x for x in r.of_type("kubernetes:policy.linkerd.io/v1alpha1:NetworkAuthentication")]

@@ -15,7 +15,6 @@ from components.storage.backups import (
     CONFIG_MAP_TYPE,
     LABEL,
     SCHEDULE_TYPE,
-    STATEFUL_APPS,
     Backup,
     Seen,
     declare_backup,
@@ -72,9 +71,11 @@ def declared():
     def program():
         cfg = load_stack_config()
         provider = k8s.Provider("k8s", kubeconfig="offline")
-        parent = pulumi.ComponentResource("coprs:platform:App", "postgresql", None,
+        # what the app framework registers for a stateful app (`App(stateful=True)`) and for another one
+        parent = pulumi.ComponentResource("coprs:platform:App", "postgresql", {"stateful": True},
                                           pulumi.ResourceOptions(providers=[provider]))
-        pulumi.ComponentResource("coprs:platform:App", "openldap", None, pulumi.ResourceOptions(providers=[provider]))
+        pulumi.ComponentResource("coprs:platform:App", "openldap", {"stateful": True}, pulumi.ResourceOptions(providers=[provider]))
+        pulumi.ComponentResource("coprs:platform:App", "keda", None, pulumi.ResourceOptions(providers=[provider]))
         ctx = _Ctx(cfg, parent)
         declare_backup(ctx, Backup("postgresql", "database", method="cnpg-barman", retention_days=30,
                                    restore="CNPG Cluster bootstrap.recovery from the backups bucket"))
@@ -114,11 +115,13 @@ class _PolicyResource:  # the shape pulumi_policy gives a stack validation
 
 def test_check_reads_what_the_policy_pack_sees():
     resources = [
-        _PolicyResource(APP_COMPONENT_TYPE, "kafka", {}),
+        _PolicyResource(APP_COMPONENT_TYPE, "kafka", {"stateful": True}),
         _PolicyResource(APP_COMPONENT_TYPE, "keda", {}),  # not stateful
         _PolicyResource(SCHEDULE_TYPE, "backup-kafka", {"metadata": {"labels": {LABEL: "kafka"}}}),
-        _PolicyResource(APP_COMPONENT_TYPE, "mongodb", {}),
+        _PolicyResource(APP_COMPONENT_TYPE, "mongodb", {"stateful": True}),
     ]
     assert missing_backups(resources) == ["mongodb"]
-    assert missing_backups([Seen(APP_COMPONENT_TYPE, a, {}) for a in STATEFUL_APPS]) == sorted(STATEFUL_APPS)
+    # or with the list of stateful apps given (architecture §6), whatever the components say
+    assert missing_backups([Seen(APP_COMPONENT_TYPE, a, {}) for a in ("grafana", "keycloak")], ("grafana", "keycloak")) == [
+        "grafana", "keycloak"]
 

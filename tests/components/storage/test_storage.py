@@ -1,4 +1,5 @@
-"""Under mocks, both stacks declare the five protected buckets and their consumers' credential Secrets."""
+"""Under mocks, both stacks declare the five protected buckets; the storage layer serves each app's `Bucket`
+claim with one credentials Secret in the format the app asks for (hypothetical apps: `sample_apps`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import pytest
 import yaml
 
 from components.config import BUCKETS
+from components.platform.app import Bucket
+from components.platform.apps import APPS
 from components.storage.backups import missing_backups
-from components.storage.storage import BACKUP_RETENTION_DAYS, CONSUMERS
+from components.storage.storage import BACKUP_RETENTION_DAYS, FORMATS
+from tests.components.platform.helpers import platform_run
+from tests.components.platform.sample_apps import SAMPLES, extended_run
 
 BUCKET = "pulumi-python:dynamic/storage:Bucket"
 SECRET = "kubernetes:core/v1:Secret"
@@ -64,17 +69,29 @@ def test_bucket_names_and_endpoint_are_outputs(any_stack):
     assert any_stack.outputs["objectStorageEndpoint"] == any_stack.config.object_storage.endpoint
 
 
-def test_one_credentials_secret_per_consumer_after_its_bucket(any_stack):
-    secrets = credential_secrets(any_stack)
-    assert set(secrets) == {(c.namespace, c.secret) for c in CONSUMERS}
-    bucket_urns = {r.inputs["bucket"]: r.urn
-                   for r in any_stack.of_type(BUCKET)}
-    prefix = any_stack.config.object_storage.bucket_prefix
-    for c in CONSUMERS:
-        r = secrets[(c.namespace, c.secret)]
-        assert bucket_urns[f"{prefix}-{c.bucket}"] in r.dependencies
-        assert r.provider is not None  # the cluster's Kubernetes provider, not an ambient kubeconfig
-        assert r.masked_inputs["stringData"] == "[secret]"
+@pytest.fixture(scope="module")
+def claimed():
+    """prod with hypothetical apps claiming buckets in every format."""
+    return extended_run()
+
+
+def _bucket_claims(apps) -> dict[tuple[str, str], tuple[str, Bucket]]:
+    return {(c.namespace or a.namespace, c.secret): (a.name, c) for a in apps for c in a.claims if isinstance(c, Bucket)}
+
+
+def test_one_credentials_secret_per_bucket_claim_after_its_bucket(any_stack, claimed):
+    for run, apps in ((any_stack, APPS), (claimed, APPS + SAMPLES)):
+        claims = _bucket_claims(apps)
+        secrets = credential_secrets(run)
+        assert set(secrets) == set(claims)
+        bucket_urns = {r.inputs["bucket"]: r.urn for r in run.of_type(BUCKET)}
+        for key, (app, c) in claims.items():
+            r = secrets[key]
+            assert bucket_urns[run.config.object_storage.bucket(c.suffix)] in r.dependencies
+            assert r.inputs["metadata"]["labels"]["coprs.esa.int/consumer"] == app
+            assert r.provider is not None  # the cluster's Kubernetes provider, not an ambient kubeconfig
+            assert r.masked_inputs["stringData"] == "[secret]"
+    assert {c.format for _, c in _bucket_claims(APPS + SAMPLES).values()} == set(FORMATS)
 
 
 def test_credentials_never_appear_in_masked_inputs_outputs_or_the_plan(any_stack):
@@ -93,8 +110,8 @@ def _data(run, namespace: str, name: str) -> dict[str, str]:
     return credential_secrets(run)[(namespace, name)].inputs["stringData"]
 
 
-def test_thanos_gets_an_objstore_config(prod):
-    doc = yaml.safe_load(_data(prod, "monitoring", "thanos-objstore")["objstore.yml"])
+def test_thanos_objstore_format(claimed):
+    doc = yaml.safe_load(_data(claimed, "monitoring", "thanos-objstore")["objstore.yml"])
     assert doc["type"] == "S3"
     assert doc["config"] == {
         "bucket": "coprs-prod-thanos",
@@ -107,19 +124,17 @@ def test_thanos_gets_an_objstore_config(prod):
     }
 
 
-@pytest.mark.parametrize("namespace,name", [("database", "es-processing-s3-keystore"),
-                                            ("security", "es-security-s3-keystore")])
-def test_elasticsearch_gets_keystore_entries(prod, namespace, name):
-    assert _data(prod, namespace, name) == {"s3.client.default.access_key": ACCESS_KEY_VALUE,
+def test_eck_keystore_format(claimed):
+    assert _data(claimed, "database", "es-processing-s3-keystore") == {"s3.client.default.access_key": ACCESS_KEY_VALUE,
                                             "s3.client.default.secret_key": SECRET_KEY_VALUE}
 
 
-def test_loki_and_postgresql_backups_get_aws_environment(prod):
-    for key in (("logging", "loki-s3-credentials"), ("database", "postgresql-backup-s3-credentials")):
-        assert _data(prod, *key) == {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_KEY_VALUE}
+def test_aws_environment_format(claimed):
+    for key in (("logging", "loki-s3-credentials"), ("processing", "sample-s3")):
+        assert _data(claimed, *key) == {"AWS_ACCESS_KEY_ID": ACCESS_KEY_VALUE, "AWS_SECRET_ACCESS_KEY": SECRET_KEY_VALUE}
 
 
-def test_velero_gets_an_aws_credentials_file(prod):
+def test_aws_credentials_file_format(prod):
     ini = configparser.ConfigParser()
     ini.read_string(_data(prod, "velero", "velero-s3-credentials")["cloud"])
     assert dict(ini["default"]) == {"aws_access_key_id": ACCESS_KEY_VALUE, "aws_secret_access_key": SECRET_KEY_VALUE}
@@ -130,10 +145,21 @@ def test_every_stateful_app_of_both_stacks_declared_a_backup(any_stack):
     assert missing_backups(any_stack.resources) == []
 
 
-def test_secrets_wait_for_their_namespace_and_are_valid_kubernetes_objects(any_stack):
-    namespaces = {r.inputs["metadata"]["name"]: r.urn for r in any_stack.of_type("kubernetes:core/v1:Namespace")}
-    version = any_stack.config.cluster.kubernetes_version
-    for (namespace, _), r in credential_secrets(any_stack).items():
+def test_secrets_wait_for_their_namespace_and_are_valid_kubernetes_objects(claimed):
+    namespaces = {r.inputs["metadata"]["name"]: r.urn for r in claimed.of_type("kubernetes:core/v1:Namespace")}
+    version = claimed.config.cluster.kubernetes_version
+    for (namespace, _), r in credential_secrets(claimed).items():
         assert namespaces[namespace] in r.dependencies
         manifest = {k: v for k, v in r.inputs.items() if k in ("apiVersion", "kind", "metadata", "type", "stringData")}
         kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_an_unknown_format_or_bucket_is_a_clear_error():
+    from dataclasses import replace
+
+    from tests.components.platform.sample_apps import THANOS
+
+    for claim, message in ((Bucket(suffix="thanos", secret="x", format="ini"), "asks for object-storage credentials as 'ini'"),
+                           (Bucket(suffix="tempo", secret="x", format="aws-env"), "claims bucket 'tempo'")):
+        with pytest.raises(ValueError, match=message):
+            platform_run("dev", apps=APPS + (replace(THANOS, name=f"bad-{claim.suffix}", claims=(claim,)),))

@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 import pytest
 
-from components.platform import platform as platform_module
 from components.platform.app import App
 from components.platform.apps import APPS
 from components.platform.claims import Database, ElasticsearchUser, KafkaAccess, MongoUser
@@ -43,18 +42,7 @@ CONSUMERS: tuple[App, ...] = (
 
 def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
     """The platform layer of a stack with the stand-in consumers registered (cached by platform_run)."""
-    original = platform_module.enabled_apps
-
-    def with_consumers(cfg, registry=APPS):
-        return original(cfg, tuple(registry) + CONSUMERS)
-
-    patch = pytest.MonkeyPatch()
-    patch.setattr(platform_module, "enabled_apps", with_consumers)
-    try:
-        # A key outside the coprs namespace keeps these runs apart in platform_run's cache.
-        return platform_run(stack, {**(overrides or {}), "test:consumers": ",".join(a.name for a in CONSUMERS)})
-    finally:
-        patch.undo()
+    return platform_run(stack, overrides, apps=APPS + CONSUMERS)
 
 
 # One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.

@@ -16,7 +16,7 @@ def test_pinned_and_scoped():
 def test_operator_reaches_the_clusters_and_the_api_server_reaches_its_webhook():
     r = claims_run("prod")
     names = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]) for p in r.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    assert {("infra", "allow-eck-webhook-in"), ("database", "allow-eck-elasticsearch-from-infra"),
+    assert {("infra", "allow-eck-operator-webhook-in"), ("database", "allow-eck-elasticsearch-from-infra"),
             ("security", "allow-eck-elasticsearch-from-infra")} <= names
 
 

@@ -14,7 +14,7 @@ def test_values_and_crds():
     bundle = next(x for x in r.of_type(CONFIG_FILE) if x.name == "mongodb-kubernetes-mck-crds")
     assert bundle.inputs["file"].endswith("/mongodb-kubernetes/1.9.1/public/crds.yaml")
     names = {p.inputs["metadata"]["name"] for p in r.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
-    assert "allow-mck-webhook-in" in names
+    assert "allow-mongodb-kubernetes-webhook-in" in names
 
 
 def test_rendered_operator_pod_is_restricted():

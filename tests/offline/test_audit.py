@@ -16,8 +16,8 @@ from offline.harness import Recorded, RunResult
 from offline.plan import build_plan
 from policies.coprs_policies.registry import BY_ID, RESOURCE_RULES, STACK_RULES
 
-from ..conftest import stack_run
-from .cases import workload
+from tests.conftest import stack_run
+from tests.policies.cases import workload
 
 PASSWORD = "Pl4intext-Passw0rd"
 

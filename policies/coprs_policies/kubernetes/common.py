@@ -1,0 +1,53 @@
+"""The shared mechanics of the Kubernetes rules: the rule list they append to and the rule builders."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Optional
+
+from ..base import Cfg, Res, ResourceRule, opt
+from ..k8s import (
+    LEVELS_SCHEMA, PodSpec, at_least, cluster_scoped, has_pods, is_kind, kind_of, level_of, namespace_of, pod_specs, scope_of,
+)
+
+
+RULES: list = []
+PodCheck = Callable[[PodSpec, Res, Cfg], Iterator[str]]
+
+
+def _k8s_object(t: str) -> bool:
+    return kind_of(t) is not None
+
+
+def rule(m, check, applies=_k8s_object) -> None:
+    RULES.append(ResourceRule(m, "kubernetes", (), check, applies=applies, namespace_of=scope_of))
+
+
+def kinds(*names: str, group: Optional[str] = None) -> Callable[[str], bool]:
+    return lambda t: is_kind(t, *names, group=group)
+
+
+def pod_rule(m, floor: Optional[str], check: PodCheck, explicit: bool = False) -> None:
+    """A rule over every pod spec, where the namespace's Pod Security level is at least `floor`."""
+    m.config = {**LEVELS_SCHEMA, **m.config}
+
+    def run(res: Res, cfg: Cfg) -> Iterator[str]:
+        if floor and not at_least(level_of(namespace_of(res), cfg), floor):
+            return
+        for pod in pod_specs(res):
+            if explicit and pod.partial:
+                continue
+            yield from check(pod, res, cfg)
+
+    rule(m, run, applies=has_pods)
+
+
+def sc(m: Any) -> Any:
+    return opt(m, "securityContext") or {}
+
+
+def is_windows(pod: PodSpec) -> bool:
+    return opt(pod.spec, "os.name") == "windows"
+
+
+def has_images(t: str) -> bool:
+    return kind_of(t) is not None and not cluster_scoped(t)
