@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
 PLAN_OUT ?= plan-$(STACK).json
+CHARTS_ARG = $(if $(CHARTS),--charts $(CHARTS))
 
-.PHONY: help venv plan test diff bench inventory audit
+.PHONY: help venv plan test diff bench inventory audit render
 
 help:
 	@echo "make plan [STACK=dev|prod] [PLAN_OUT=path.json]   offline preview of a stack (mocks), writes the plan JSON"
@@ -13,7 +14,9 @@ help:
 	@echo "make bench                                        offline preview time and memory: dev, prod, 50/200/500 workers"
 	@echo "make inventory [STACK=...] [INVENTORY_DIR=dir] [STACK_OUTPUTS=outputs.json]   Kubespray hosts.yaml + group_vars/ of a stack"
 	@echo "make audit [STACK=dev|prod] [AUDIT_DIR=dir]       policy pack offline: table + JSON/SARIF/Markdown reports; fails on mandatory violations"
+	@echo "make render [STACK=...] [CHARTS=dir]              render every Helm release (real Helm engine) into render-<stack>/"
 	@echo "make test                                         the whole test suite"
+	@echo "  CHARTS=dir (plan, audit, render): chart archives/folders instead of the chart cache (COPRS_CHART_CACHE)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +27,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT)
+	$(PY) -m offline.plan --stack $(STACK) --out $(PLAN_OUT) $(CHARTS_ARG)
 
 test: venv
 	$(PY) -m pytest -q
@@ -35,7 +38,7 @@ diff: venv
 	$(PY) -m offline.diff $(BASE) $(HEAD) --format $(FORMAT)
 
 bench: venv
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(CHARTS_ARG)
 
 INVENTORY_DIR ?= inventory-$(STACK)
 inventory: venv
@@ -43,4 +46,8 @@ inventory: venv
 
 AUDIT_DIR ?= audit-$(STACK)
 audit: venv
-	$(PY) -m offline.audit --stack $(STACK) --out $(AUDIT_DIR)
+	$(PY) -m offline.audit --stack $(STACK) --out $(AUDIT_DIR) $(CHARTS_ARG)
+
+RENDER_DIR ?= render-$(STACK)
+render: venv
+	$(PY) -m offline.render --stack $(STACK) --out $(RENDER_DIR) $(CHARTS_ARG)

@@ -5,6 +5,9 @@ with the infra node group's count overridden in memory: no stack file is written
 Python process (`--one CASE`) that imports the program, runs it under the mocks, builds the plan (waves
 and critical path included), renders the summary and serializes the plan JSON, then reports its phase
 times and its peak resident memory (getrusage). Each case runs several times; the median is reported.
+`prod-rendered` is prod with every Helm release rendered and judged from warm charts (`--charts DIR`, else the
+chart cache); every other case renders nothing (an empty chart directory: one "not rendered" line per release,
+never a pull), so prod-rendered minus prod is what the rendered checks add to `make plan STACK=prod`.
 Prints a table and writes the figures as JSON (bench/results.json, not committed). Figures, not asserts.
 """
 
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -26,11 +31,13 @@ from components.config import NODE_PREFIX
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKERS = (50, 200, 500)
 GROUP = "infra"
+RENDERED = "prod-rendered"
+RENDER_BUDGET_SECONDS = 10.0
 
 
 def cases(workers: tuple[int, ...] = DEFAULT_WORKERS) -> dict[str, tuple[str, dict[str, Any]]]:
     """case name → (stack, config overrides)."""
-    out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {})}
+    out: dict[str, tuple[str, dict[str, Any]]] = {"dev": ("dev", {}), "prod": ("prod", {}), RENDERED: ("prod", {})}
     for n in workers:
         overrides: dict[str, Any] = {f"coprs:nodeGroups.{GROUP}.count": n, f"coprs:nodeGroups.{GROUP}.autoscaling.maxCount": n}
         # Each node takes a /24 of the pod CIDR: past ~240 nodes prod's /16 is too small.
@@ -77,13 +84,25 @@ def measure(stack: str, overrides: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_case(name: str, runs: int) -> dict[str, Any]:
+def case_env(name: str, charts: Optional[str], empty: str) -> dict[str, str]:
+    """The child's environment: warm charts for prod-rendered, an empty chart directory for every other case."""
+    env = {k: v for k, v in os.environ.items() if k != "COPRS_CHARTS"}
+    if name != RENDERED:
+        env["COPRS_CHARTS"] = empty
+    elif charts:
+        env["COPRS_CHARTS"] = str(Path(charts).resolve())
+    return env
+
+
+def run_case(name: str, runs: int, charts: Optional[str] = None) -> dict[str, Any]:
     """Runs one case `runs` times, each in a fresh process; returns every run and the medians."""
     samples = []
+    empty = tempfile.mkdtemp(prefix="coprs-bench-no-charts-")
     for _ in range(runs):
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.run", "--one", name], cwd=ROOT, capture_output=True, text=True, check=False
+            [sys.executable, "-m", "bench.run", "--one", name], cwd=ROOT, capture_output=True, text=True, check=False,
+            env=case_env(name, charts, empty),
         )
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
@@ -114,6 +133,10 @@ def summarize(results: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> d
             "previewSecondsRatio": b["previewSeconds"] / a["previewSeconds"],
             "peakRssRatio": b["peakRssMb"] / a["peakRssMb"],
         }
+    if "prod" in ok and RENDERED in ok:
+        added = ok[RENDERED]["median"]["previewSeconds"] - ok["prod"]["median"]["previewSeconds"]
+        out["renderedChecks"] = {"addedSeconds": added, "budgetSeconds": RENDER_BUDGET_SECONDS,
+                                 "withinBudget": added <= RENDER_BUDGET_SECONDS}
     if "prod" in ok:
         m = ok["prod"]["median"]
         out["prodCriticalPath"] = {
@@ -157,6 +180,10 @@ def render(results: dict[str, dict[str, Any]], summary: dict[str, Any], runs: in
             f"{s['to']} / {s['from']}: {s['workersRatio']:.0f}x the workers, {s['resourcesRatio']:.1f}x the resources, "
             f"{s['previewSecondsRatio']:.1f}x the preview time, {s['peakRssRatio']:.1f}x the peak memory",
         ]
+    if "renderedChecks" in summary:
+        r = summary["renderedChecks"]
+        out.append(f"rendered checks on prod (prod-rendered - prod): {r['addedSeconds']:+.2f} s, "
+                   f"{'within' if r['withinBudget'] else 'OVER'} the {r['budgetSeconds']:.0f} s budget")
     if "prodCriticalPath" in summary and summary["prodCriticalPath"]["seconds"]:
         c = summary["prodCriticalPath"]
         out.append(
@@ -182,11 +209,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS, help="infra worker counts of the prod-shaped cases")
     ap.add_argument("--cases", default=None, help="comma-separated subset of the cases (default: all)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    ap.add_argument("--charts", default=None, help="warm charts for prod-rendered (default: COPRS_CHARTS, else the chart cache)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process: one run, JSON on stdout
     args = ap.parse_args(argv)
 
     if args.one:
-        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") else ())
+        known = cases(_workers(args.one.split("-", 1)[1]) if args.one.startswith("prod-") and args.one != RENDERED else ())
         stack, overrides = known[args.one]
         print(json.dumps(measure(stack, overrides)))
         return 0
@@ -203,7 +231,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     results = {}
     for name in chosen:
         print(f"  {name}: {args.runs} run(s)...", file=sys.stderr, flush=True)
-        results[name] = run_case(name, args.runs)
+        results[name] = run_case(name, args.runs, args.charts or os.environ.get("COPRS_CHARTS"))
     summary = summarize(results, args.workers)
     print(render(results, summary, args.runs))
     doc = {

@@ -19,6 +19,7 @@ from components.config import ConfigError
 
 from .harness import run_stack
 from .recorded import RunResult
+from .render import add_chart_args, apply_chart_args
 from .stack_input import read_stack_file
 from .tables import text_table
 
@@ -103,7 +104,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--stack", default="dev")
     ap.add_argument("--out", default=None, help="plan JSON path (default plan-<stack>.json)")
     ap.add_argument("--stack-file", default=None, help="read the stack config from this file instead of Pulumi.<stack>.yaml")
+    add_chart_args(ap)
     args = ap.parse_args(argv)
+    apply_chart_args(args)
     try:
         document = _read_stack_file(args.stack_file) if args.stack_file else None
         result = run_stack(args.stack, document=document)

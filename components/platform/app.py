@@ -153,9 +153,11 @@ class UiRoute:
     service: str
     port: int
     oidc_client: Optional[str]  # Keycloak client; None when the app does its own OAuth
-    path: str = "/*"
+    path: str = "/*"  # may name the realm: "/realms/{realm}/*"
     websocket: bool = False
     namespace: Optional[str] = None  # of the Service; default: the app's namespace
+    extra_paths: tuple[str, ...] = ()  # more paths of the same route (same placeholders)
+    plugins: tuple[Mapping[str, Any], ...] = ()  # more gateway plugins (e.g. proxy-rewrite headers)
 
 
 class AppSettings(BaseModel):
@@ -324,6 +326,23 @@ class AppContext:
         if from_config is None:
             self.secret_values[name] = values
         return secret
+
+    def password(self, *parts: str, length: int = 32) -> pulumi.Output[str]:
+        """A generated password (pulumi-random, letters and digits) for a Secret with other, derived keys."""
+        return random.RandomPassword(logical(self.app.name, *parts), length=length, special=False,
+                                     opts=pulumi.ResourceOptions(parent=self.component)).result
+
+    def secret_object(self, name: str, data: Mapping[str, Any], *, namespace: Optional[str] = None,
+                      labels: Optional[Mapping[str, str]] = None) -> k8s.core.v1.Secret:
+        """A Secret of this app whose values are built (generated Outputs, hashes, non-secret settings)."""
+        ns = namespace or self.namespace
+        return k8s.core.v1.Secret(
+            logical(self.app.name, "secret", ns, name),
+            metadata={"name": name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "coprs", **(labels or {})}},
+            type="Opaque",
+            string_data=dict(data),
+            opts=self.opts(namespace=ns),
+        )
 
     def claims(self, kind: Type[C]) -> list[tuple[App, C]]:
         """Every claim of type `kind` made by an enabled app, with the app (the server's side)."""

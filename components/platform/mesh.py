@@ -60,3 +60,42 @@ def authorize_unmeshed(app: str, namespace: str, inbound: Iterable[MeshInbound],
         )
         out += [server, policy]
     return out
+
+
+def authorize_identities(app: str, namespace: str, name: str, pods: dict, port: int | str,
+                         identities: Iterable[dict],
+                         opts: Callable[[], pulumi.ResourceOptions]) -> list[k8s.apiextensions.CustomResource]:
+    """Only these mesh identities may reach `port` of `pods` (e.g. trusted proxy headers from the gateway alone).
+
+    `identities` are MeshTLSAuthentication identityRefs: `{"kind": "ServiceAccount", "name", "namespace"}`
+    or `{"kind": "Namespace", "name"}`. Once a Server exists for the port, every other client is denied.
+    """
+    full = f"{app}-{name}"
+    server = k8s.apiextensions.CustomResource(
+        logical(app, "server", namespace, name),
+        api_version=f"{POLICY_GROUP}/v1beta3",
+        kind="Server",
+        metadata={"name": full, "namespace": namespace},
+        spec={"podSelector": {"matchLabels": dict(pods)}, "port": port},
+        opts=opts(),
+    )
+    auth = k8s.apiextensions.CustomResource(
+        logical(app, "meshauth", namespace, name),
+        api_version=f"{POLICY_GROUP}/v1alpha1",
+        kind="MeshTLSAuthentication",
+        metadata={"name": full, "namespace": namespace},
+        spec={"identityRefs": [dict(i) for i in identities]},
+        opts=opts(),
+    )
+    policy = k8s.apiextensions.CustomResource(
+        logical(app, "authz", namespace, name),
+        api_version=f"{POLICY_GROUP}/v1alpha1",
+        kind="AuthorizationPolicy",
+        metadata={"name": full, "namespace": namespace},
+        spec={
+            "targetRef": {"group": POLICY_GROUP, "kind": "Server", "name": full},
+            "requiredAuthenticationRefs": [{"group": POLICY_GROUP, "kind": "MeshTLSAuthentication", "name": full}],
+        },
+        opts=pulumi.ResourceOptions.merge(opts(), pulumi.ResourceOptions(depends_on=[server, auth])),
+    )
+    return [server, auth, policy]

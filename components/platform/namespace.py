@@ -65,7 +65,9 @@ NAMESPACES: tuple[NamespaceSpec, ...] = (
     NamespaceSpec("logging", "monitoring", "privileged", True, _q("16", "32Gi", "64Gi", "2Ti", 200, 50),
                   "Fluent Bit reads node logs through hostPath"),
     NamespaceSpec("processing", "processing", "restricted", True, _q("32", "128Gi", "256Gi", "2Ti", 500, 100)),
-    NamespaceSpec("security", "security", "restricted", True, _q("16", "48Gi", "96Gi", "2Ti", 100, 50)),
+    NamespaceSpec("security", "security", "baseline", True, _q("16", "48Gi", "96Gi", "2Ti", 100, 50),
+                  "the Graylog chart 1.0.0 has no security-context values and its Data Node image starts as root "
+                  "(chown, then setpriv --init-groups to its user); audit/warn stay at restricted"),
     NamespaceSpec("falco", "security", "privileged", False, _q("8", "8Gi", "16Gi", "10Gi", 100, 5),
                   "Falco loads an eBPF probe on every node; a host sensor, not meshed"),
     NamespaceSpec("iam", "security", "restricted", True, _q("8", "16Gi", "32Gi", "200Gi", 50, 20)),

@@ -60,3 +60,23 @@ class Resources:
             over.get("cpuLimit", self.cpu_limit),
             over.get("memoryLimit", self.memory_limit),
         )
+
+
+# Kubespray taints the control-plane nodes with this (kubeadm's default), whatever the node groups say.
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule"
+
+
+def node_taints(cfg: Any) -> Optional[list[str]]:
+    """Every taint the stack puts on nodes (node groups + control plane); None when the nodes are not ours."""
+    if not cfg.node_groups:
+        return None
+    taints = {t for g in cfg.node_groups.values() if g.count or g.autoscaling for t in g.taints}
+    return sorted(taints | {CONTROL_PLANE_TAINT})
+
+
+def host_agent_tolerations(cfg: Any) -> list[dict]:
+    """Tolerations of a per-node agent: each taint of the stack, or every taint when the nodes are not ours."""
+    taints = node_taints(cfg)
+    if taints is None:
+        return [{"operator": "Exists"}]
+    return [toleration(t) for t in taints]

@@ -107,7 +107,7 @@ class Platform(pulumi.ComponentResource):
 
     @property
     def oidc_clients(self) -> dict[str, Any]:
-        """The OIDC clients the routes use (client id → routes.OidcClient), for the identity app's realm."""
+        """The OIDC clients the routes use (client id → routes.RouteClient), for the identity app's realm."""
         return self.registry.oidc_clients
 
     @property

@@ -150,7 +150,7 @@ class Registry:
         self.namespaces: dict[str, pulumi.Resource] = {}
         self.env: Optional[FlowEnvironment] = None  # once the platform resolved it (before any app is deployed)
         self.deployments: dict[str, AppDeployment] = {}
-        self.oidc_clients: dict[str, Any] = {}  # client id → what the identity app registers (routes.OidcClient)
+        self.oidc_clients: dict[str, Any] = {}  # client id → what the identity app registers (routes.RouteClient)
         self.parent: Optional[pulumi.Resource] = None  # the platform component
         self._crds: dict[str, pulumi.Resource] = {}
         self._served: dict[str, list[pulumi.Resource]] = {}

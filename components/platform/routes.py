@@ -8,6 +8,8 @@ secret builder and handed to the plugin through a Secret (`secretRef`), never in
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -44,7 +46,7 @@ def oidc_plugin(cfg: StackConfig, client_id: str, host: str, secret_name: str, p
 
 
 @dataclass
-class OidcClient:
+class RouteClient:
     """What the Keycloak realm needs to register one client."""
 
     client_id: str
@@ -53,13 +55,18 @@ class OidcClient:
     secret: pulumi.Output[str]
 
 
+def route_paths(cfg: StackConfig, route: UiRoute) -> list[str]:
+    """The paths a route matches, with `{realm}` replaced by the platform's realm."""
+    return [p.format(realm=cfg.cluster.oidc.realm) for p in (route.path, *route.extra_paths)]
+
+
 def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOptions,
-             provider_opts: pulumi.ResourceOptions) -> tuple[k8s.apiextensions.CustomResource, Optional[OidcClient]]:
+             provider_opts: pulumi.ResourceOptions) -> tuple[k8s.apiextensions.CustomResource, Optional[RouteClient]]:
     """An ApisixRoute for one UI (plus its OIDC Secret); `provider_opts` orders it after the APISIX CRDs."""
     ns = route.namespace or app.namespace
     host = f"{route.host}.{cfg.domain}"
     plugins = [{"name": "redirect", "enable": True, "config": {"http_to_https": True}}]
-    client: Optional[OidcClient] = None
+    client: Optional[RouteClient] = None
     deps = list(provider_opts.depends_on or [])
     if route.oidc_client:
         secret_name = f"{route.oidc_client}-oidc"
@@ -69,24 +76,28 @@ def ui_route(cfg: StackConfig, app: App, route: UiRoute, opts: pulumi.ResourceOp
         # A UI under a path prefix (https://processing.<domain>/kibana) gets its callback under it too.
         prefix = route.path.rstrip("*").rstrip("/")
         plugins.append(oidc_plugin(cfg, route.oidc_client, host, secret_name, prefix))
-        client = OidcClient(route.oidc_client, f"https://{host}{prefix}/redirect_uri", ns, values["client_secret"])
+        client = RouteClient(route.oidc_client, f"https://{host}{prefix}/redirect_uri", ns, values["client_secret"])
+    plugins += [dict(p) for p in route.plugins]
     spec = {
         "ingressClassName": INGRESS_CLASS,
         "http": [
             {
                 "name": route.host,
-                "match": {"hosts": [host], "paths": [route.path]},
+                "match": {"hosts": [host], "paths": route_paths(cfg, route)},
                 "backends": [{"serviceName": route.service, "servicePort": route.port}],
                 "websocket": route.websocket,
                 "plugins": plugins,
             }
         ],
     }
+    # Two UIs may share a host under different paths (Graylog at /, Kibana at /kibana): one object each.
+    slug = route.path.rstrip("*").strip("/").replace("/", "-")
+    name = f"{route.host}-{slug}" if re.fullmatch(r"[a-z0-9-]+", slug) else route.host
     resource = k8s.apiextensions.CustomResource(
-        logical(app.name, "route", route.host),
+        logical(app.name, "route", name),
         api_version=APISIX_API,
         kind="ApisixRoute",
-        metadata={"name": route.host, "namespace": ns},
+        metadata={"name": name, "namespace": ns},
         spec=spec,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=deps)),
     )

@@ -82,6 +82,9 @@ def embedded_credentials(text: Any) -> list[str]:
     out = []
     for m in _ASSIGNMENT.finditer(text):
         key, value = m.group(1), m.group(2)
+        value = value.rstrip(",").strip()  # JSON members end with a comma
+        if value in ("[", "{", "[]", "{}"):  # a JSON/YAML structure opens: its own lines are checked
+            continue
         if sensitive_key(key.split(".")[-1]) and not _HARMLESS.match(value) and not value.startswith("#"):
             out.append(key)
     return out

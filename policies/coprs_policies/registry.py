@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import helm, keymaterial, kubernetes, openstack, runner, stack
+from . import helm, keymaterial, kubernetes, openstack, rendered, runner, stack
 from .base import ResourceRule, StackRule
 
-RULES: list = [*openstack.RULES, *kubernetes.RULES, *helm.RULES, *stack.RULES, *runner.RULES, *keymaterial.RULES]
+RULES: list = [*openstack.RULES, *kubernetes.RULES, *helm.RULES, *rendered.RULES, *stack.RULES, *runner.RULES, *keymaterial.RULES]
 BY_ID: dict = {r.rule_id: r for r in RULES}
 RESOURCE_RULES: list[ResourceRule] = [r for r in RULES if isinstance(r, ResourceRule)]
 STACK_RULES: list[StackRule] = [r for r in RULES if isinstance(r, StackRule)]

@@ -579,3 +579,100 @@ stack_rule(meta("ST-12", "medium", "Every public hostname has a certificate cove
                 {"publicDomains": strings("public DNS domains (empty: every hostname counts)", [])}), _st12,
            ("kubernetes:cert-manager.io/v1:Certificate", "kubernetes:apisix.apache.org/v2:ApisixTls",
             "kubernetes:apisix.apache.org/v2:ApisixRoute", "kubernetes:networking.k8s.io/v1:Ingress"))
+
+
+# ---------------------------------------------------------------------------------------------
+# identity: ST-14
+
+REALM_LABEL = "coprs.esa.int/realm"
+_DISCOVERY = re.compile(r"^https://[^/]+/realms/([^/]+)/\.well-known/openid-configuration$")
+
+
+def realm_documents(resources: list[Res]) -> list[tuple[Res, dict]]:
+    """(ConfigMap, realm) for every realm document the program imports (ConfigMaps labelled with the realm)."""
+    import json
+
+    out = []
+    for r in resources:
+        labels = opt(r.props, "metadata.labels")
+        if not is_kind(r.type, "ConfigMap", group="core") or not is_map(labels) or not labels.get(REALM_LABEL):
+            continue
+        for _, text in items(opt(r.props, "data")):
+            try:
+                doc = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                doc = None
+            if is_map(doc) and doc.get("realm"):
+                out.append((r, doc))
+    return out
+
+
+def oidc_route_clients(resources: list[Res]) -> Iterator[tuple[Res, str, str, str]]:
+    """(route, client_id, realm of its discovery URL, redirect_uri) of every openid-connect plugin on a route."""
+    for r in resources:
+        if kind_of(r.type) != "ApisixRoute":
+            continue
+        for h in elements(opt(r.props, "spec.http")):
+            for p in elements(opt(h, "plugins")):
+                if opt(p, "name") == "openid-connect" and not falsy_enable(p):
+                    conf = opt(p, "config") or {}
+                    m = _DISCOVERY.match(str(opt(conf, "discovery") or ""))
+                    yield r, str(opt(conf, "client_id")), (m.group(1) if m else ""), str(opt(conf, "redirect_uri") or "")
+
+
+def falsy_enable(plugin: Any) -> bool:
+    return opt(plugin, "enable") is False
+
+
+def claim_clients(resources: list[Res]) -> set[str]:
+    """Client ids handed to apps doing their own OAuth (Secrets with a `client-id` key)."""
+    out = set()
+    for r in resources:
+        if is_kind(r.type, "Secret", group="core"):
+            cid = opt(r.props, "stringData.client-id")
+            if isinstance(cid, str) and cid:
+                out.add(cid)
+    return out
+
+
+def _st14(resources: list[Res], cfg: Cfg) -> Iterator[Violation]:
+    realms = realm_documents(resources)
+    routes = list(oidc_route_clients(resources))
+    if not realms and not routes:
+        raise NotApplicable("no realm and no route behind OIDC")
+    clients: dict[tuple[str, str], dict] = {}
+    for _, doc in realms:
+        for c in elements(doc.get("clients")):
+            clients[(str(doc["realm"]), str(opt(c, "clientId")))] = c
+    used: set[tuple[str, str]] = set()
+    for r, cid, realm, redirect in routes:
+        c = clients.get((realm, cid))
+        if c is None:
+            yield Violation(f"route {r.name} signs in with client {cid!r} of realm {realm or '?'}, which no realm "
+                            "document declares", r)
+            continue
+        used.add((realm, cid))
+        if redirect and redirect not in elements(opt(c, "redirectUris")):
+            yield Violation(f"route {r.name}: client {cid!r} does not list its redirect URI {redirect}", r)
+    for_apps = claim_clients(resources)
+    for cm, doc in realms:
+        for c in elements(doc.get("clients")):
+            cid = str(opt(c, "clientId"))
+            for uri in elements(opt(c, "redirectUris")):
+                if "*" in str(uri):
+                    yield Violation(f"realm {doc['realm']}: client {cid!r} has a wildcard redirect URI {uri}", cm)
+            if truthy(opt(c, "publicClient")):
+                if (opt(c, "attributes") or {}).get("pkce.code.challenge.method") != "S256":
+                    yield Violation(f"realm {doc['realm']}: public client {cid!r} does not require PKCE (S256)", cm)
+                continue  # public clients serve CLIs (kubectl) the stack cannot see
+            if (str(doc["realm"]), cid) not in used and cid not in for_apps and \
+                    not any(re.fullmatch(p, cid) for p in cfg["externalClients"]):
+                yield Violation(f"realm {doc['realm']}: client {cid!r} is used by no route and no app", cm)
+
+
+stack_rule(meta("ST-14", "high", "Every route's OIDC client is declared in the realm, and every realm client is used",
+                ["COPRS:correctness", "COPRS:ui-behind-oidc"],
+                "Declare the client in the realm (routes register theirs in Platform.oidc_clients, apps through an "
+                "OidcClient claim) or remove the unused client; no wildcard redirect, PKCE on public clients.",
+                {"externalClients": strings("client ids (regexes) used from outside the stack", [])}),
+           _st14, ("kubernetes:core/v1:ConfigMap", "kubernetes:apisix.apache.org/v2:ApisixRoute"))

@@ -11,7 +11,7 @@ from tests.conftest import stack_run
 
 def test_cases_are_dev_prod_and_prod_shaped_worker_counts():
     cases = bench.cases((50, 200, 500))
-    assert list(cases) == ["dev", "prod", "prod-50", "prod-200", "prod-500"]
+    assert list(cases) == ["dev", "prod", "prod-rendered", "prod-50", "prod-200", "prod-500"]
     stack, overrides = cases["prod-500"]
     assert stack == "prod" and overrides["coprs:nodeGroups.infra.count"] == 500
 
@@ -20,7 +20,7 @@ def test_generated_cases_are_valid_prod_configs_with_that_many_workers():
     for name, (stack, overrides) in bench.cases((50, 500)).items():
         cfg = validate(load_stack_input(stack, overrides))
         groups = {g: ng.count for g, ng in cfg.node_groups.items()}
-        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-50": 50, "prod-500": 500}[name]
+        assert groups["infra"] == {"dev": 3, "prod": 8, "prod-rendered": 8, "prod-50": 50, "prod-500": 500}[name]
 
 
 def test_one_measured_run_reports_times_memory_and_the_critical_path(monkeypatch):
@@ -70,3 +70,15 @@ def test_a_failed_case_is_reported_not_summarized():
     summary = bench.summarize(results, (50, 500))
     assert "scaling" not in summary and summary["prodCriticalPath"]["seconds"] == 600.0
     assert "prod-500  failed: NameError" in bench.render(results, summary, 1)
+
+
+def test_only_prod_rendered_gets_charts_and_its_cost_is_reported(tmp_path):
+    env = bench.case_env("prod", "/charts", str(tmp_path))
+    assert env["COPRS_CHARTS"] == str(tmp_path)  # renders nothing, pulls nothing
+    assert bench.case_env(bench.RENDERED, str(tmp_path), "/empty")["COPRS_CHARTS"] == str(tmp_path.resolve())
+    run = lambda s: {"median": {"previewSeconds": s, "resources": 1, "peakRssMb": 1, "programSeconds": 1, "planSeconds": 1,  # noqa: E731
+                                "processSeconds": 1, "waves": 1}}
+    summary = bench.summarize({"prod": run(4.0), bench.RENDERED: run(7.5)}, (50,))
+    assert summary["renderedChecks"] == {"addedSeconds": 3.5, "budgetSeconds": 10.0, "withinBudget": True}
+    assert "rendered checks on prod (prod-rendered - prod): +3.50 s, within the 10 s budget" in \
+        bench.render({"prod": run(4.0)}, summary, 1)

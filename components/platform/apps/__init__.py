@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..app import App
-from . import apisix, cert_manager, gateway_api, keda, linkerd, linkerd_viz, metrics_server, rook_ceph, velero
+from . import (apisix, cert_manager, falco, gateway_api, graylog, keda, keycloak, linkerd, linkerd_viz, metrics_server, openldap,
+               rook_ceph, velero)
 from . import cloudnative_pg, eck_operator, elasticsearch, kafka, mongodb, mongodb_operator, postgresql, strimzi
 
 APPS: tuple[App, ...] = (
@@ -16,6 +17,10 @@ APPS: tuple[App, ...] = (
     metrics_server.APP,
     keda.APP,
     velero.APP,
+    falco.APP,
+    openldap.APP,
+    keycloak.APP,
+    graylog.APP,
     cloudnative_pg.APP,
     eck_operator.APP,
     strimzi.APP,

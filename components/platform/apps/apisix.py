@@ -40,6 +40,8 @@ ADMIN_SECRET = "apisix-admin"
 ADMIN_SERVICE = f"{RELEASE}-admin"
 HTTP_NODE_PORT, HTTPS_NODE_PORT = 32080, 32443
 HTTP_PORT, HTTPS_PORT, ADMIN_PORT = 9080, 9443, 9180
+# The gateway's own service account: its mesh identity is what trusted-header backends accept.
+GATEWAY_SERVICE_ACCOUNT = "apisix-gateway"
 GATEWAY_PODS = {"app.kubernetes.io/name": "apisix", "app.kubernetes.io/instance": RELEASE}
 CONTROLLER_PODS = {"app.kubernetes.io/name": "apisix-ingress-controller", "app.kubernetes.io/instance": RELEASE}
 
@@ -54,6 +56,7 @@ def values(ctx: AppContext) -> dict:
     admin_ref = {"secretKeyRef": {"name": ADMIN_SECRET, "key": "admin"}}
     return {
         "replicaCount": ctx.replicas(3, 1),
+        "serviceAccount": {"create": True, "name": GATEWAY_SERVICE_ACCOUNT},  # its own account (the mesh identity Keycloak and Graylog admit)
         "podDisruptionBudget": {"enabled": ctx.prod, "minAvailable": None, "maxUnavailable": 1},
         "affinity": ctx.affinity(),
         "resources": ctx.resources("apisix", Resources("100m", "256Mi", memory_limit="512Mi")).render(),

@@ -55,7 +55,10 @@ def control_plane_values(ctx: AppContext) -> dict:
         "enablePodDisruptionBudget": ctx.prod,
         "webhookFailurePolicy": "Fail" if ctx.prod else "Ignore",
         "nodeAffinity": ctx.affinity()["nodeAffinity"],
-        "policyController": {"probeNetworks": list(ctx.registry.env.cluster_host_cidrs)},
+        "policyController": {
+            "probeNetworks": list(ctx.registry.env.cluster_host_cidrs),
+            "resources": ctx.resources("policy", Resources("10m", "64Mi", memory_limit="256Mi")).linkerd(),
+        },
         "proxy": {
             "defaultInboundPolicy": "all-authenticated",
             # PSA restricted: every container drops all capabilities.
@@ -63,6 +66,7 @@ def control_plane_values(ctx: AppContext) -> dict:
             "resources": ctx.resources("proxy", Resources("50m", "32Mi", memory_limit="250Mi")).linkerd(),
         },
         "destinationResources": ctx.resources("destination", Resources("10m", "100Mi", memory_limit="250Mi")).linkerd(),
+        "spValidatorResources": ctx.resources("spValidator", Resources("10m", "32Mi", memory_limit="128Mi")).linkerd(),
         "identityResources": ctx.resources("identity", Resources("10m", "32Mi", memory_limit="64Mi")).linkerd(),
         "proxyInjectorResources": ctx.resources("proxyInjector", Resources("10m", "72Mi", memory_limit="144Mi")).linkerd(),
         "podMonitor": {"enabled": ctx.service_monitors},

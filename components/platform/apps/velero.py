@@ -73,6 +73,7 @@ def values(ctx: AppContext) -> dict:
             "imagePullPolicy": "IfNotPresent",
             "volumeMounts": [{"mountPath": "/target", "name": "plugins"}],
             "securityContext": RESTRICTED_CONTAINER,
+            "resources": ctx.resources("awsPlugin", Resources("10m", "32Mi", memory_limit="128Mi")).render(),
         }],
         "credentials": {"useSecret": True, "existingSecret": VELERO_CREDENTIALS},
         "backupsEnabled": True,
@@ -87,6 +88,7 @@ def values(ctx: AppContext) -> dict:
             "logFormat": "json",
         },
         "upgradeCRDs": True,
+        "upgradeJobResources": ctx.resources("upgradeCrds", Resources("10m", "64Mi", memory_limit="256Mi")).render(),
         "deployNodeAgent": True,
         "nodeAgent": {
             "podVolumePath": "/var/lib/kubelet/pods",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, Optional
 
 from ..base import Cfg, Res, ResourceRule, opt
+from ..rendered import inside_releases
 from ..k8s import (
-    LEVELS_SCHEMA, PodSpec, at_least, cluster_scoped, has_pods, is_kind, kind_of, level_of, namespace_of, pod_specs, scope_of,
+    HELM_TYPES, LEVELS_SCHEMA, PodSpec, at_least, cluster_scoped, has_pods, is_kind, kind_of, level_of, namespace_of, pod_specs, scope_of,
 )
 
 
@@ -19,7 +20,9 @@ def _k8s_object(t: str) -> bool:
 
 
 def rule(m, check, applies=_k8s_object) -> None:
-    RULES.append(ResourceRule(m, "kubernetes", (), check, applies=applies, namespace_of=scope_of))
+    """A K-* rule: on the program's objects, and on every object a Helm release renders (`rendered.inside_releases`)."""
+    RULES.append(ResourceRule(m, "kubernetes", HELM_TYPES, inside_releases(check, applies), applies=applies,
+                              namespace_of=scope_of))
 
 
 def kinds(*names: str, group: Optional[str] = None) -> Callable[[str], bool]:

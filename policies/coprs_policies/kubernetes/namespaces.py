@@ -29,7 +29,8 @@ def _k27(res: Res, cfg: Cfg) -> Iterator[str]:
 rule(meta("K-27", "medium", "Nothing in `default`; no user workloads in kube-system",
           ["CIS-5.6.4", "CKV_K8S_21", "kube-linter:use-namespace"],
           "Set `metadata.namespace` to the app's namespace (the provider's default namespace is `default`).",
-          {"allowedSystemWorkloads": strings("workload name regexes allowed in kube-system", [])}),
+          {"allowedSystemWorkloads": strings("workload name regexes allowed in kube-system (the charts HELM-14 allows there)",
+                                             ["metrics-server", "linkerd-cni"])}),
      _k27, applies=lambda t: kind_of(t) is not None and not cluster_scoped(t))
 
 

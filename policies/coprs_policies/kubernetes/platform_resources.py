@@ -193,7 +193,9 @@ rule(meta("K-51", "high", "Gateway routes authenticate users (OIDC) and keep plu
           "Add the openid-connect plugin (Keycloak) with `secretRef`, or allow-list a route whose app does its own OAuth.",
           {"ownAuthentication": strings("ApisixRoutes (`namespace/name` regexes) whose app authenticates users itself "
                                         "(components.md: Grafana and SCDF do their own OAuth)",
-                                        ["monitoring/grafana.*", "processing/(processing|scdf.*|dataflow.*|spring-cloud-dataflow.*)"])}),
+                                        ["monitoring/grafana.*", "processing/(processing|scdf.*|dataflow.*|spring-cloud-dataflow.*)",
+                                         # the identity provider's own realm pages (login, OIDC endpoints)
+                                         "iam/iam"])}),
      _k51, applies=lambda t: is_kind(t, "ApisixRoute", group="apisix.apache.org"))
 
 

@@ -91,10 +91,14 @@ pod_rule(meta("K-24", "low", "Long-running containers have readiness and livenes
 
 
 
+FILE_PATH = re.compile(r"^/[\w.@/-]+$")  # GOOGLE_APPLICATION_CREDENTIALS=/credentials/cloud names a mounted file
+
+
 def _env_findings(where: str, c: Any, cfg: Cfg) -> Iterator[str]:
     for e in elements(opt(c, "env")):
         name, value = opt(e, "name"), opt(e, "value")
-        if isinstance(value, str) and (cred.secret_shaped(value) or (cred.sensitive_key(name) and cred.literal(value))):
+        if isinstance(value, str) and (cred.secret_shaped(value) or (
+                cred.sensitive_key(name) and cred.literal(value) and not FILE_PATH.match(value))):
             yield f"{where} sets env {name} to {cred.describe(value)}"
         elif cfg["flagSecretEnv"] and has(e, "valueFrom") and has(opt(e, "valueFrom"), "secretKeyRef"):
             yield f"{where} reads secret into env {name} (prefer a mounted file)"

@@ -129,3 +129,36 @@ def policy_names(result: RunResult, namespace: str) -> set[str]:
 def authorized_ports(result: RunResult, namespace: str) -> set[int]:
     """Ports of the Linkerd Servers (authorized for unmeshed callers) in a namespace."""
     return {int(s.inputs["spec"]["port"]) for s in in_namespace(result, "kubernetes:policy.linkerd.io/v1beta3:Server", namespace)}
+
+
+
+def waiting_apps(apps: Optional[tuple] = None) -> set[str]:
+    """Apps of the registry with a required claim on a role no app of it (nor the storage layer) plays: they
+    wait, off, until an app serving that role exists (e.g. Graylog before the data services)."""
+    from components.platform.apps import APPS
+
+    apps = apps or APPS
+    played = {r for a in apps for r in a.roles} | {"object-storage"}
+    return {a.name for a in apps if any(not c.optional and c.role not in played for c in a.claims)}
+
+
+# One platform variant for the identity/security tests: another realm, no API-server OIDC, a new taint.
+IDENTITY_VARIANT = {
+    "coprs:cluster.oidc.realm": "rs",
+    "coprs:cluster.oidc.enabled": False,
+    "coprs:nodeGroups.processing.taints": ["coprs.esa.int/processing=batch:NoExecute"],
+}
+
+
+def served_run(stack: str = "dev") -> RunResult:
+    """IDENTITY_VARIANT with stand-ins: an app playing the data roles (kafka, mongodb) and one claiming its own
+    OIDC client, so the consumers of claims (Graylog, OidcClient) are deployed before the data services exist.
+    One run serves every variant test of the identity and security apps."""
+    from components.platform.app import App
+    from components.platform.apps import APPS
+    from components.platform.identity import OidcClient
+
+    oauth = App(name="sample-oauth", namespace="monitoring",
+                claims=(OidcClient(client_id="grafana", host="monitoring", redirect_paths=("/login/generic_oauth",),
+                                   scopes=("dataflow.view",)),))
+    return platform_run(stack, IDENTITY_VARIANT, apps=APPS + (oauth,))  # the data roles: issue 12's apps

@@ -9,7 +9,7 @@ from tests.components.platform.helpers import LIMITS, NAMESPACE, NETWORK_POLICY,
 
 EXPECTED = {
     "infra": "restricted", "networking": "baseline", "rook-ceph": "privileged", "database": "restricted",
-    "monitoring": "restricted", "logging": "privileged", "processing": "restricted", "security": "restricted",
+    "monitoring": "restricted", "logging": "privileged", "processing": "restricted", "security": "baseline",
     "falco": "privileged", "iam": "restricted",
 }
 

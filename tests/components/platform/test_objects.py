@@ -57,7 +57,7 @@ def _has(obj: dict, path: str) -> bool:
 
 
 # Required fields per kind, from the CRDs of the pinned charts (cert-manager v1.21.1, linkerd-crds
-# 2026.8.3, apisix-ingress-controller crds of apisix-2.14.0) plus what our objects must carry.
+# 2026.8.3, apisix-ingress-controller crds of apisix-2.14.0, velero chart 12.1.0) plus what our objects must carry.
 REQUIRED = {
     ("cert-manager.io/v1", "Certificate"): ["spec.secretName", "spec.issuerRef.name", "spec.issuerRef.kind"],
     ("cert-manager.io/v1", "Issuer"): [],
@@ -66,6 +66,8 @@ REQUIRED = {
     ("policy.linkerd.io/v1alpha1", "AuthorizationPolicy"): ["spec.targetRef.kind", "spec.targetRef.name",
                                                             "spec.requiredAuthenticationRefs"],
     ("policy.linkerd.io/v1alpha1", "NetworkAuthentication"): ["spec.networks"],
+    ("policy.linkerd.io/v1alpha1", "MeshTLSAuthentication"): ["spec.identityRefs"],  # or spec.identities
+    ("velero.io/v1", "Schedule"): ["spec.schedule", "spec.template"],
     ("apisix.apache.org/v2", "ApisixRoute"): ["spec.ingressClassName", "spec.http"],
     ("apisix.apache.org/v2", "ApisixTls"): ["spec.hosts", "spec.secret.name", "spec.secret.namespace"],
     ("apisix.apache.org/v2", "ApisixUpstream"): ["spec.ingressClassName", "spec.scheme"],

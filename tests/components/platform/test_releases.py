@@ -7,7 +7,7 @@ import re
 from components.platform.app import logical
 from components.platform.apps import APPS
 from offline.harness import SECRET, iter_values
-from tests.components.platform.helpers import (CONFIG_FILE, RELEASE, ancestors, api_of, is_custom_resource,
+from tests.components.platform.helpers import (CONFIG_FILE, RELEASE, ancestors, api_of, is_custom_resource, waiting_apps,
                                                platform_objects, releases)
 from tests.conftest import stack_run
 
@@ -15,7 +15,8 @@ SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
 
 def _declared_releases() -> dict[str, object]:
-    return {r.release_name: r for a in APPS for r in a.releases}
+    waiting = waiting_apps()
+    return {r.release_name: r for a in APPS if a.name not in waiting for r in a.releases}
 
 
 def _crd_providers() -> dict[str, str]:

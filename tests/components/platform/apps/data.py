@@ -25,14 +25,10 @@ SECRET_TYPE = "kubernetes:core/v1:Secret"
 RANDOM = "random:index/randomPassword:RandomPassword"
 
 CONSUMERS: tuple[App, ...] = (
-    App(name="test-keycloak", namespace="iam", claims=(Database("keycloak"),)),
     App(name="test-scdf", namespace="processing", claims=(
         Database("dataflow"), Database("skipper"),
         KafkaAccess("scdf", read=("scdf.*",), write=("scdf.*",), groups=("scdf*",)))),
-    App(name="test-graylog", namespace="security", claims=(
-        MongoUser("graylog", "graylog"),
-        KafkaAccess("graylog", read=("fluentbit.auditd", "fluentbit.falco"), groups=("graylog",)),
-        ElasticsearchUser.security("graylog", ("monitoring_user",)))),
+    App(name="test-siem", namespace="security", claims=(ElasticsearchUser.security("siem-reader", ("monitoring_user",)),)),
     App(name="test-fluentd", namespace="logging", claims=(
         KafkaAccess("fluentd", read=("fluentbit.trace",), groups=("fluentd",)),
         ElasticsearchUser("fluentd", ("ingest_admin",)))),

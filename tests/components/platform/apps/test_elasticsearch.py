@@ -44,9 +44,9 @@ def test_claims_are_served_by_the_right_cluster():
     r = claims_run("prod")
     d = secret(r, "logging", "elasticsearch-fluentd").inputs["stringData"]
     assert d["url"] == "https://elasticsearch-processing-es-http.database.svc:9200" and d["username"] == "fluentd"
-    d = secret(r, "security", "elasticsearch-security-graylog").inputs["stringData"]
+    d = secret(r, "security", "elasticsearch-security-siem-reader").inputs["stringData"]
     assert d["url"] == "https://elasticsearch-security-es-http.security.svc:9200"
-    assert "elasticsearch-processing-user-graylog" not in {x.inputs["metadata"]["name"] for x in of_kind(r, "Secret")}
+    assert "elasticsearch-processing-user-siem-reader" not in {x.inputs["metadata"]["name"] for x in of_kind(r, "Secret")}
 
 
 def test_crs_match_the_eck_crds_and_hold_no_password():
@@ -84,7 +84,7 @@ def test_kibana_behind_oidc_and_no_route_to_elasticsearch(name, ns, kibana, host
     kb = one(r, "Kibana", kibana)["spec"]
     assert kb["config"]["server.basePath"] == "/kibana" and kb["elasticsearchRef"] == {"name": name}
     routes = [x.inputs for x in of_kind(r, "ApisixRoute") if x.inputs["metadata"]["namespace"] == ns]
-    rules = [h for x in routes for h in x["spec"]["http"]]
+    rules = [h for x in routes for h in x["spec"]["http"] if h["backends"][0]["serviceName"] == f"{kibana}-kb-http"]
     assert [(h["match"]["paths"], h["backends"][0]["serviceName"]) for h in rules] == [(["/kibana*"], f"{kibana}-kb-http")]
     assert any(p["name"] == "openid-connect" for p in rules[0]["plugins"])
     assert one(r, "ApisixUpstream", f"{kibana}-kb-http")["spec"]["scheme"] == "https"

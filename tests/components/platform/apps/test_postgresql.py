@@ -87,8 +87,8 @@ def test_every_stateful_data_service_declares_its_backup():
 def test_disabling_postgresql_disables_its_claimants():
     r = variant_run()
     off = r.outputs["platform"]["disabledApps"]
-    assert off["test-keycloak"] == "needs database" and off["test-scdf"] == "needs database"
-    assert "test-graylog" not in off and not of_kind(r, "Cluster", "postgresql.cnpg.io")
+    assert off["keycloak"] == "needs database" and off["test-scdf"] == "needs database"
+    assert "graylog" not in off and not of_kind(r, "Cluster", "postgresql.cnpg.io")
 
 
 def test_clients_reach_postgresql_and_nothing_else():

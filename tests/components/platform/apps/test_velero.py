@@ -70,7 +70,7 @@ def test_without_object_storage_velero_is_off():
 
 def test_a_stateful_apps_backup_is_a_schedule_after_velero():
     run = extended_run()
-    schedule = next(s for s in run.of_type(SCHEDULE_TYPE) if s.inputs["metadata"]["labels"][LABEL] == "sample")
+    (schedule,) = [s for s in run.of_type(SCHEDULE_TYPE) if s.inputs["metadata"]["labels"][LABEL] == "sample"]
     assert schedule.inputs["metadata"]["namespace"] == "velero"
     assert schedule.inputs["spec"]["template"]["includedNamespaces"] == ["processing"]
     assert releases(run)["velero"].urn in schedule.dependencies
