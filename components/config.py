@@ -36,6 +36,7 @@ SECRET_KEYS: dict[str, str] = {
     "coprs:acmeDnsCredentials": "credentials of the DNS01 solver of the public certificate issuer (ACME only)",
     "coprs:scdfRegistryPassword": "password of the container registry of SCDF's stream and task images (with scdf settings.registry)",
     "coprs:openstackExporterCredential": "secret of the read-only application credential of the OpenStack exporter (opt-in)",
+    "coprs:kafkaExternalCredentials": "JSON user → {username, password} of a managed Kafka (platform.apps.kafka.settings.external only)",
 }
 
 # Config namespaces a stack file may use: this program's and those of the providers it runs with.

@@ -29,6 +29,9 @@ SYSCTL = {
     "fs.protected_hardlinks": 1,
     "fs.protected_symlinks": 1,
     "fs.suid_dumpable": 0,
+    # Elasticsearch's mmapfs needs more memory map areas than the kernel default (65530); set on the node
+    # so ECK needs no privileged init container (Elastic's documented minimum).
+    "vm.max_map_count": 262144,
 }
 
 SSHD = {

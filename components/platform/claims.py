@@ -15,8 +15,17 @@ Subclass with `@dataclass(frozen=True, kw_only=True)` and give the role::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Optional
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .flows import Flow, Peer, Port, pods
+
+if TYPE_CHECKING:
+    from .app import App, AppContext
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,45 +48,200 @@ class Bucket(Claim):
     suffix: str
     format: str
 
+# ---------------------------------------------------------------------------------------------
+# data claims (issue 12): served by postgresql ("database"), kafka, mongodb, elasticsearch-processing/-security.
+# Secret keys (the consumer's values reference them by name):
+# - Database: host, port, dbname, user, password, uri, jdbc-uri, ca.crt (TLS required, verify-full);
+# - KafkaAccess: bootstrap.servers, security.protocol (SASL_SSL), sasl.mechanism (SCRAM-SHA-512), username,
+#   password, sasl.jaas.config, ca.crt;
+# - MongoUser: uri, username, password (+ ca.crt: TLS only);
+# - ElasticsearchUser: url, username, password, ca.crt.
+# A claim opens one flow: the consumer's namespace → the server's pods on the service port (claim_flows).
 
-# ---------------------------------------------------------------------------------------------------------
-# Pending: the data claims of issue 12, in the shapes INTERFACES.md gives, so consumers (SCDF) can declare
-# them before that issue lands. When it lands, its definitions replace these.
+# Where each role's server lives; the server modules import these.
+POSTGRESQL = "postgresql"
+POSTGRESQL_NAMESPACE = "database"
+POSTGRESQL_HOST = f"{POSTGRESQL}-rw.{POSTGRESQL_NAMESPACE}.svc"
+POSTGRESQL_PORT = 5432
+POSTGRESQL_PODS = {"cnpg.io/cluster": POSTGRESQL}
+
+KAFKA = "kafka"
+KAFKA_NAMESPACE = "infra"
+KAFKA_PORT = 9093
+KAFKA_BOOTSTRAP = f"{KAFKA}-kafka-bootstrap.{KAFKA_NAMESPACE}.svc:{KAFKA_PORT}"
+KAFKA_BROKER_PODS = {"strimzi.io/cluster": KAFKA, "strimzi.io/broker-role": "true"}
+
+MONGODB = "mongodb"
+MONGODB_NAMESPACE = "database"
+MONGODB_PORT = 27017
+MONGODB_PODS = {"app": f"{MONGODB}-svc"}  # MCK labels the replica set's pods `app: <name>-svc`
+
+ELASTICSEARCH_PORT = 9200
+
+PG_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # an unquoted PostgreSQL identifier (not reserved by CNPG)
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # KafkaUser / Secret names, usernames
 
 
-def _default_secret(claim: Claim, value: str) -> None:
+def _check(claim: Any, field: str, pattern: re.Pattern, what: str) -> None:
+    value = getattr(claim, field)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"{type(claim).__name__}.{field} = {value!r}: must be {what}")
+
+
+def _default_secret(claim: Any, value: str) -> None:
     if not claim.secret:
         object.__setattr__(claim, "secret", value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Defaulted(Claim):
-    secret: str = ""  # default from the claim's own fields
+    _check(claim, "secret", K8S_NAME, "a Kubernetes object name")
 
 
 @dataclass(frozen=True)
-class Database(_Defaulted):
-    """A PostgreSQL database and its owner role, both `name` (Secret keys host, port, dbname, user, password,
-    uri, jdbc-uri, ca.crt; TLS required)."""
+class Database(Claim):
+    """A PostgreSQL database and its owner role, both named `name`, in the CNPG cluster `postgresql`."""
 
     role: ClassVar[str] = "database"
     name: str
+    secret: str = field(default="", kw_only=True)  # default f"{name}-postgresql"
 
     def __post_init__(self) -> None:
+        _check(self, "name", PG_NAME, "a lower-case PostgreSQL identifier")
+        if self.name in ("postgres", "coprs_admin", "streaming_replica"):
+            raise ValueError(f"Database.name = {self.name!r}: reserved by the cluster")
         _default_secret(self, f"{self.name}-postgresql")
 
 
 @dataclass(frozen=True)
-class KafkaAccess(_Defaulted):
-    """A KafkaUser (SCRAM-SHA-512) with ACLs (Secret keys bootstrap.servers, security.protocol, sasl.mechanism,
-    username, password, sasl.jaas.config, ca.crt)."""
+class KafkaAccess(Claim):
+    """A KafkaUser (SCRAM-SHA-512) with ACLs: topics it reads and writes, consumer groups it joins."""
 
     role: ClassVar[str] = "kafka"
     user: str
+    secret: str = field(default="", kw_only=True)  # default f"kafka-{user}"
     read: tuple[str, ...] = ()  # topic names, or prefixes ending with `*`
     write: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name (the KafkaUser)")
         _default_secret(self, f"kafka-{self.user}")
 
+
+@dataclass(frozen=True)
+class MongoUser(Claim):
+    """A MongoDB user owning (readWrite, dbAdmin) one database of the replica set `mongodb`."""
+
+    role: ClassVar[str] = "mongodb"
+    user: str
+    database: str
+    secret: str = field(default="", kw_only=True)  # default f"mongodb-{user}"
+
+    def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
+        _default_secret(self, f"mongodb-{self.user}")
+
+
+@dataclass(frozen=True)
+class ElasticsearchUser(Claim):
+    """A file-realm user of one Elasticsearch cluster with the given (built-in or declared) roles.
+
+    `role` (the serving app) is "elasticsearch-processing" by default; `ElasticsearchUser.security(...)`
+    claims a user of the security cluster.
+    """
+
+    role: ClassVar[str] = "elasticsearch-processing"
+    user: str
+    roles: tuple[str, ...] = ()
+    secret: str = field(default="", kw_only=True)  # default f"elasticsearch-{user}"
+
+    def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
+        _default_secret(self, f"elasticsearch-{self.user}")
+
+    @property
+    def cluster(self) -> str:
+        return type(self).role
+
+    @staticmethod
+    def security(user: str, roles: tuple[str, ...] = (), **kw: Any) -> "ElasticsearchUser":
+        return SecurityElasticsearchUser(user, roles, **kw)
+
+
+@dataclass(frozen=True)
+class SecurityElasticsearchUser(ElasticsearchUser):
+    role: ClassVar[str] = "elasticsearch-security"
+
+    def __post_init__(self) -> None:
+        _check(self, "user", K8S_NAME, "a Kubernetes object name")
+        _default_secret(self, f"elasticsearch-security-{self.user}")
+
+# ---------------------------------------------------------------------------------------------
+# the servers' side of the data claims
+
+
+def claimed(ctx: "AppContext", kind: type) -> list[tuple["App", Any]]:
+    """`ctx.claims(kind)` restricted to the roles this app plays (two Elasticsearch apps, one claim type)."""
+    return [(a, c) for a, c in ctx.claims(kind) if c.role in ctx.app.roles]
+
+
+def consumer_namespace(app: "App", claim: Claim) -> str:
+    return claim.namespace or app.namespace
+
+
+def serve(ctx: "AppContext", consumer: "App", claim: Claim, data: Mapping[str, Any],
+          depends_on: Iterable[pulumi.Resource] = ()) -> k8s.core.v1.Secret:
+    """The claim's Secret in the consumer's namespace; the consumer's releases wait for it (`ctx.serve`)."""
+    ns = consumer_namespace(consumer, claim)
+    secret = k8s.core.v1.Secret(
+        f"{ctx.app.name}-serves-{consumer.name}-{ns}-{claim.secret}",
+        metadata={
+            "name": claim.secret,
+            "namespace": ns,
+            "labels": {"app.kubernetes.io/part-of": "coprs", "coprs.esa.int/served-by": ctx.app.name,
+                       "coprs.esa.int/consumer": consumer.name},
+        },
+        type="Opaque",
+        string_data=pulumi.Output.secret(dict(data)),
+        opts=ctx.opts(namespace=ns, depends_on=tuple(depends_on)),
+    )
+    ctx.serve(consumer, claim, secret)
+    return secret
+
+
+def claim_flows(app: "App", cfg: Any, has_role: Callable[[str], bool]) -> list[Flow]:
+    """The one flow each served data claim needs: the consumer's namespace → the server's pods, service port."""
+    out: list[Flow] = []
+    for c in app.claims:
+        if not has_role(c.role):
+            continue
+        ns = consumer_namespace(app, c)
+        src = pods(ns)
+        if isinstance(c, Database):
+            out.append(Flow("postgresql-client", src, pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS),
+                            (Port(POSTGRESQL_PORT),), f"{app.name} → PostgreSQL"))
+        elif isinstance(c, KafkaAccess):
+            external = _kafka_external(cfg)
+            if external is None:
+                out.append(Flow("kafka-client", src, pods(KAFKA_NAMESPACE, KAFKA_BROKER_PODS),
+                                (Port(KAFKA_PORT),), f"{app.name} → Kafka brokers (TLS, SCRAM)"))
+            else:
+                out.append(Flow("kafka-external", src, Peer(cidrs=tuple(external["cidrs"])),
+                                tuple(Port(p) for p in external["ports"]), f"{app.name} → the managed Kafka"))
+        elif isinstance(c, MongoUser):
+            out.append(Flow("mongodb-client", src, pods(MONGODB_NAMESPACE, MONGODB_PODS), (Port(MONGODB_PORT),),
+                            f"{app.name} → MongoDB"))
+        elif isinstance(c, ElasticsearchUser):
+            es = c.cluster
+            out.append(Flow(f"{es}-client", src, pods(ELASTICSEARCH_NAMESPACES[es], {"elasticsearch.k8s.elastic.co/cluster-name": es}),
+                            (Port(ELASTICSEARCH_PORT),), f"{app.name} → {es}"))
+    return out
+
+
+ELASTICSEARCH_NAMESPACES = {"elasticsearch-processing": "database", "elasticsearch-security": "security"}
+
+
+def _kafka_external(cfg: Any) -> Optional[dict]:
+    """The external Kafka's egress (CIDRs and ports) when `platform.apps.kafka.settings.external` is set."""
+    ext = (cfg.platform.app(KAFKA).settings or {}).get("external")
+    if not ext:
+        return None
+    ports = sorted({int(s.rsplit(":", 1)[1]) for s in str(ext.get("bootstrapServers", "")).split(",") if ":" in s})
+    return {"cidrs": ext.get("cidrs") or [], "ports": ports or [KAFKA_PORT]}

@@ -20,6 +20,7 @@ from ..config import NamespaceConfig, StackConfig
 from .app import App, AppDeployment
 from .apps import APPS
 from .claims import Bucket
+from .claims import claim_flows
 from .flows import PRIVATE_RANGES, Flow, FlowEnvironment, baseline_flows, expand
 from .namespace import NAMESPACES, Namespace
 from .registry import Registry, enabled_apps, select
@@ -83,6 +84,7 @@ class Platform(pulumi.ComponentResource):
             flows += baseline_flows(s.name, dns_ip=cfg.platform.node_local_dns)
         for a in self.enabled.values():
             flows += a.network_flows
+            flows += claim_flows(a, cfg, registry.has_role)
         self.flows = expand(flows, self.env)
 
         child = pulumi.ResourceOptions(parent=self)

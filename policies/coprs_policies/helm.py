@@ -121,12 +121,22 @@ rule(meta("HELM-03", "low", "Chart repository credentials are not inline", ["COP
           "Use a Helm registry config or anonymous public repositories."), _h03)
 
 
+def _secret_key_pair(res: Res, path: tuple) -> bool:
+    """`{secret: <Secret name>, key: <key>}`: a reference in the secretKeyRef shape (e.g. `extraEnvSecrets.X`)."""
+    if path[-1] != "secret" or len(path) < 2:
+        return False
+    parent: Any = values(res)
+    for p in path[:-1]:
+        parent = parent.get(p) if is_map(parent) else None
+    return is_map(parent) and isinstance(parent.get("key"), str) and set(parent) <= {"secret", "key", "optional"}
+
+
 def _h04(res: Res, cfg: Cfg) -> Iterator[str]:
     for path, v in value_nodes(res):
         if not isinstance(v, str) or not path:
             continue
         where = dotted(path)
-        if any(re.fullmatch(a, where) for a in cfg["allowedPaths"]):
+        if any(re.fullmatch(a, where) for a in cfg["allowedPaths"]) or _secret_key_pair(res, path):
             continue
         if cred.secret_shaped(v):
             yield f"values {where} holds {cred.describe(v)}"
@@ -413,6 +423,7 @@ CATALOGUE = {
     "kube-prometheus-stack": ["https://prometheus-community.github.io/helm-charts"],
     "prometheus-operator-crds": ["https://prometheus-community.github.io/helm-charts"],
     "prometheus-blackbox-exporter": ["https://prometheus-community.github.io/helm-charts"],
+    "prometheus-elasticsearch-exporter": ["https://prometheus-community.github.io/helm-charts"],
     "thanos": ["https://stevehipwell.github.io/helm-charts"],
     "grafana-operator": ["oci://ghcr.io/grafana/helm-charts", "https://grafana.github.io/helm-charts"],
     "loki": ["https://grafana-community.github.io/helm-charts", "https://grafana.github.io/helm-charts"],

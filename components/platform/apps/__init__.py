@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..app import App
-from . import (apisix, blackbox_exporter, cert_manager, falco, fluent_bit, fluentd, gateway_api, grafana, graylog, keda,
-               keycloak, kube_prometheus_stack, linkerd, linkerd_viz, loki, metrics_server, openldap, openstack_exporter,
-               rook_ceph, scdf, thanos, velero)
+from . import (apisix, blackbox_exporter, cert_manager, cloudnative_pg, eck_operator, elasticsearch, falco, fluent_bit,
+               fluentd, gateway_api, grafana, graylog, kafka, keda, keycloak, kube_prometheus_stack, linkerd, linkerd_viz, loki,
+               metrics_server, mongodb, mongodb_operator, openldap, openstack_exporter, postgresql, rook_ceph, scdf, strimzi,
+               thanos, velero)
 
 APPS: tuple[App, ...] = (
     gateway_api.APP,
@@ -17,6 +18,15 @@ APPS: tuple[App, ...] = (
     metrics_server.APP,
     keda.APP,
     velero.APP,
+    cloudnative_pg.APP,
+    eck_operator.APP,
+    strimzi.APP,
+    mongodb_operator.APP,
+    postgresql.APP,
+    kafka.APP,
+    mongodb.APP,
+    elasticsearch.PROCESSING_APP,
+    elasticsearch.SECURITY_APP,
     kube_prometheus_stack.CRDS_APP,
     grafana.APP,
     kube_prometheus_stack.APP,

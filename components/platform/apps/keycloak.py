@@ -37,6 +37,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from ...config import oidc_issuer
+from ..claims import Database
 from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
 from ..flows import Flow, Port, pods
@@ -261,6 +262,7 @@ APP = App(
                 plugins=({"name": "proxy-rewrite", "enable": True,
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),
+    claims=(Database(DB_NAME),),  # issue 12: the database, its role and the Secret DB_SECRET
     depends_on=("cert-manager",),
     optional=("apisix", "openldap"),  # the realm reads the routes the gateway published
     stateful=True,

@@ -151,11 +151,7 @@ IDENTITY_VARIANT = {
 
 
 def served_run(stack: str = "dev") -> RunResult:
-    """IDENTITY_VARIANT with a stand-in playing the data roles (kafka, mongodb), so the consumers of claims
-    (Graylog) are deployed before the data services exist; Grafana and the endpoint probes claim their own OIDC
-    clients. One run serves every variant test of the identity and security apps."""
-    from components.platform.app import App
-    from components.platform.apps import APPS
-
-    data = App(name="sample-data", namespace="database", roles=("kafka", "mongodb"))
-    return platform_run(stack, IDENTITY_VARIANT, apps=APPS + (data,))
+    """IDENTITY_VARIANT with every app: the data services serve Graylog's and Keycloak's claims, Grafana and the
+    endpoint probes claim their own OIDC clients. One run serves every variant test of the identity and security
+    apps."""
+    return platform_run(stack, IDENTITY_VARIANT)

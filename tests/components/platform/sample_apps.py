@@ -80,7 +80,7 @@ THANOS = App(name="sample-thanos", namespace="monitoring",
 LOKI = App(name="sample-loki", namespace="logging",
            claims=(Bucket(suffix="loki", secret="loki-s3-credentials", format="aws-env"),))
 SEARCH = App(name="sample-search", namespace="database",
-             claims=(Bucket(suffix="es-processing", secret="es-processing-s3-keystore", format="eck-keystore"),))
+             claims=(Bucket(suffix="es-processing", secret="sample-search-s3-keystore", format="eck-keystore"),))
 
 QUIET = App(
     name="sample-quiet", namespace="security", monitoring=False, apiserver=False,

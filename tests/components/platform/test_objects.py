@@ -77,6 +77,19 @@ REQUIRED = {
     ("monitoring.coreos.com/v1", "PodMonitor"): ["spec.selector", "spec.podMetricsEndpoints"],
     ("monitoring.coreos.com/v1", "Probe"): ["spec.prober.url", "spec.targets.staticConfig.static"],
     ("velero.io/v1", "Schedule"): ["spec.schedule", "spec.template"],
+    ("apisix.apache.org/v2", "ApisixUpstream"): ["spec.ingressClassName", "spec.scheme"],
+    # issue 12: CNPG 1.30 / barman-cloud v0.13, Strimzi 1.2.0, MCK 1.9.1, ECK 3.5.0 (strict schemas: test_data_crds.py)
+    ("postgresql.cnpg.io/v1", "Cluster"): ["spec.instances"],
+    ("postgresql.cnpg.io/v1", "Database"): ["spec.name", "spec.owner", "spec.cluster.name"],
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): ["spec.cluster.name", "spec.schedule"],
+    ("barmancloud.cnpg.io/v1", "ObjectStore"): ["spec.configuration.destinationPath"],
+    ("kafka.strimzi.io/v1", "Kafka"): ["spec.kafka.listeners"],
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): ["spec.replicas", "spec.storage", "spec.roles"],
+    ("kafka.strimzi.io/v1", "KafkaTopic"): ["spec.partitions", "spec.replicas"],
+    ("kafka.strimzi.io/v1", "KafkaUser"): ["spec.authentication.type"],
+    ("mongodbcommunity.mongodb.com/v1", "MongoDBCommunity"): ["spec.security", "spec.type", "spec.users"],
+    ("elasticsearch.k8s.elastic.co/v1", "Elasticsearch"): ["spec.nodeSets", "spec.version"],
+    ("kibana.k8s.elastic.co/v1", "Kibana"): ["spec.version"],
 }
 ISSUER_KINDS = {"acme", "ca", "selfSigned", "vault", "venafi"}
 CLUSTER_SCOPED = {"ClusterIssuer"}

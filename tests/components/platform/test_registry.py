@@ -21,21 +21,15 @@ def _app_names(result) -> set[str]:
 
 
 def test_all_core_apps_are_on_by_default(any_stack):
-    off = any_stack.outputs["platform"]["disabledApps"]
-    assert {a.name for a in APPS} - set(off) == _app_names(any_stack)
-    # Off only while waiting for an app the program does not have yet (Fluentd: Kafka, Elasticsearch).
-    known = {a.name for a in APPS}
-    for app, why in off.items():
-        assert why.startswith("needs ") and not set(why[len("needs "):].split(", ")) & known, (app, why)
+    assert any_stack.outputs["platform"]["disabledApps"] == {}  # every claim has its server
+    assert {a.name for a in APPS} == _app_names(any_stack)
 
 
 def test_app_registry_is_consistent():
     names = [a.name for a in APPS]
     assert len(names) == len(set(names))
     for a in APPS:
-        # Apps of INTERFACES.md that other issues are building; until they exist their consumers are off or wait.
-        upcoming = {"kafka", "postgresql", "elasticsearch-processing", "elasticsearch-security", "keycloak"}
-        assert set(a.depends_on) | set(a.optional) <= set(names) | upcoming, a.name
+        assert set(a.depends_on) | set(a.optional) <= set(names), a.name
         assert issubclass(a.settings, AppSettings)
         for r in a.releases:
             assert r.chart.version and r.chart.repository.startswith(("https://", "oci://"))
@@ -91,7 +85,9 @@ def test_a_claim_nobody_serves_disables_the_consumer(dev):
     assert off == {"sample": "needs queue"} and "sample" not in {a.name for a in order}
     _, off = enabled_apps(dev.config, CORE_APPS + (SAMPLE, QUEUE))  # no storage layer: no object storage
     off = {k: v for k, v in off.items() if k not in waiting}
-    assert off == {"sample": "needs object-storage", "velero": "needs object-storage"}
+    data = {a: "needs object-storage" for a in ("postgresql", "elasticsearch-processing", "elasticsearch-security")}
+    assert off == {"sample": "needs object-storage", "velero": "needs object-storage", "keycloak": "needs database",
+                   **data}
     optional = replace(SAMPLE, claims=tuple(replace(c, optional=True) for c in SAMPLE.claims))
     order, off = enabled_apps(dev.config, CORE_APPS + (optional,))
     assert "sample" in {a.name for a in order} and "sample" not in off
