@@ -34,6 +34,8 @@ class Claim:
     secret: str  # the Secret the server creates for the consumer
     namespace: Optional[str] = None  # where that Secret goes; default: the consumer's namespace
     optional: bool = False  # not served (instead of disabling the consumer) when no one plays the role
+    # Labels of the consumer's pods that connect (the claim's flow starts there); default every pod of its namespace.
+    clients: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +81,7 @@ MONGODB_PODS = {"app": f"{MONGODB}-svc"}  # MCK labels the replica set's pods `a
 ELASTICSEARCH_PORT = 9200
 
 PG_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # an unquoted PostgreSQL identifier (not reserved by CNPG)
+ES_INDEX = re.compile(r"^[a-z0-9_][a-z0-9_.*-]{0,254}$")  # an index name or pattern (no wildcard-only `*`)
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # KafkaUser / Secret names, usernames
 
 
@@ -119,6 +122,7 @@ class KafkaAccess(Claim):
     read: tuple[str, ...] = ()  # topic names, or prefixes ending with `*`
     write: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    create: tuple[str, ...] = ()  # topics it creates itself (the brokers never auto-create)
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name (the KafkaUser)")
@@ -150,11 +154,35 @@ class ElasticsearchUser(Claim):
     role: ClassVar[str] = "elasticsearch-processing"
     user: str
     roles: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()  # index patterns it searches (read, view_index_metadata)
+    write: tuple[str, ...] = ()  # index patterns it creates and appends documents to (no update, no delete)
     secret: str = field(default="", kw_only=True)  # default f"elasticsearch-{user}"
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name")
         _default_secret(self, f"elasticsearch-{self.user}")
+        for pattern in (*self.read, *self.write):
+            if not isinstance(pattern, str) or not ES_INDEX.match(pattern):
+                raise ValueError(f"{type(self).__name__}.read/write = {pattern!r}: must be a lower-case index pattern")
+
+    @property
+    def index_role(self) -> Optional[tuple[str, dict]]:
+        """The role its `read`/`write` patterns make (name, roles.yml body), or None."""
+        if not (self.read or self.write):
+            return None
+        indices = []
+        if self.read:
+            indices.append({"names": list(self.read), "privileges": ["read", "view_index_metadata"]})
+        if self.write:
+            indices.append({"names": list(self.write),
+                            "privileges": ["create_index", "create_doc", "view_index_metadata", "auto_configure"]})
+        # `monitor`: GET / (version check of clients such as fluent-plugin-elasticsearch), cluster health
+        return f"coprs_{self.user.replace('-', '_')}", {"cluster": ["monitor"], "indices": indices}
+
+    @property
+    def all_roles(self) -> tuple[str, ...]:
+        own = self.index_role
+        return (*self.roles, own[0]) if own else self.roles
 
     @property
     def cluster(self) -> str:
@@ -213,24 +241,26 @@ def claim_flows(app: "App", cfg: Any, has_role: Callable[[str], bool]) -> list[F
         if not has_role(c.role):
             continue
         ns = consumer_namespace(app, c)
-        src = pods(ns)
+        src = pods(ns, dict(c.clients))
+        # Flows are named per namespace; claims limited to some pods of it are named apart (SCDF's two databases).
+        own = f"-{c.secret}" if c.clients else ""
         if isinstance(c, Database):
-            out.append(Flow("postgresql-client", src, pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS),
+            out.append(Flow(f"postgresql-client{own}", src, pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS),
                             (Port(POSTGRESQL_PORT),), f"{app.name} → PostgreSQL"))
         elif isinstance(c, KafkaAccess):
             external = _kafka_external(cfg)
             if external is None:
-                out.append(Flow("kafka-client", src, pods(KAFKA_NAMESPACE, KAFKA_BROKER_PODS),
+                out.append(Flow(f"kafka-client{own}", src, pods(KAFKA_NAMESPACE, KAFKA_BROKER_PODS),
                                 (Port(KAFKA_PORT),), f"{app.name} → Kafka brokers (TLS, SCRAM)"))
             else:
-                out.append(Flow("kafka-external", src, Peer(cidrs=tuple(external["cidrs"])),
+                out.append(Flow(f"kafka-external{own}", src, Peer(cidrs=tuple(external["cidrs"])),
                                 tuple(Port(p) for p in external["ports"]), f"{app.name} → the managed Kafka"))
         elif isinstance(c, MongoUser):
-            out.append(Flow("mongodb-client", src, pods(MONGODB_NAMESPACE, MONGODB_PODS), (Port(MONGODB_PORT),),
+            out.append(Flow(f"mongodb-client{own}", src, pods(MONGODB_NAMESPACE, MONGODB_PODS), (Port(MONGODB_PORT),),
                             f"{app.name} → MongoDB"))
         elif isinstance(c, ElasticsearchUser):
             es = c.cluster
-            out.append(Flow(f"{es}-client", src, pods(ELASTICSEARCH_NAMESPACES[es], {"elasticsearch.k8s.elastic.co/cluster-name": es}),
+            out.append(Flow(f"{es}-client{own}", src, pods(ELASTICSEARCH_NAMESPACES[es], {"elasticsearch.k8s.elastic.co/cluster-name": es}),
                             (Port(ELASTICSEARCH_PORT),), f"{app.name} → {es}"))
     return out
 

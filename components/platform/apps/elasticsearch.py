@@ -224,6 +224,19 @@ def _user_secret(ctx: AppContext, f: Flavour, user: str, roles: tuple[str, ...],
     return pw, res
 
 
+def roles_yml(ctx: AppContext) -> dict:
+    """The platform's roles and those the claims' index patterns make (each claimed user gets its own)."""
+    out = dict(ROLES_YML)
+    for consumer, claim in claimed(ctx, ElasticsearchUser):
+        if claim.index_role:
+            name, body = claim.index_role
+            if out.get(name, body) != body:
+                raise ConfigError([f"{consumer.name} claims Elasticsearch user {claim.user} with other index rights "
+                                   "than another claim of that user"])
+            out[name] = body
+    return out
+
+
 def base(ctx: AppContext, f: Flavour) -> None:
     """Before the exporter release: the HTTP certificate, the roles and the platform's own users."""
     ctx.state["flavour"] = f
@@ -235,7 +248,7 @@ def base(ctx: AppContext, f: Flavour) -> None:
     credentials(ctx, f"{f.name}-user-{OPERATOR_USER}", {"username": OPERATOR_USER, "password": op_pw, "url": f.url})
     _, job_secret = _user_secret(ctx, f, SETTINGS_USER, (SETTINGS_ROLE,))
     _, monitor_secret = _user_secret(ctx, f, MONITOR_USER, (MONITOR_ROLE,))
-    roles = secret(ctx, f"{f.name}-roles", {"roles.yml": yaml.safe_dump(ROLES_YML, sort_keys=True)})
+    roles = secret(ctx, f"{f.name}-roles", {"roles.yml": yaml.safe_dump(roles_yml(ctx), sort_keys=True)})
     ctx.state["ca"] = ca
     ctx.state["deps"] = [cert, op_secret, job_secret, monitor_secret, roles]
     before_releases(ctx, cert, monitor_secret)
@@ -270,7 +283,7 @@ def objects(ctx: AppContext) -> None:
         if claim.user in (OPERATOR_USER, SETTINGS_USER, MONITOR_USER, "elastic"):
             raise ConfigError([f"{consumer.name} claims the reserved Elasticsearch user {claim.user}"])
         if claim.user not in users:
-            users[claim.user] = _user_secret(ctx, f, claim.user, claim.roles)
+            users[claim.user] = _user_secret(ctx, f, claim.user, claim.all_roles)
             realm.append(f"{f.name}-user-{claim.user}")
             deps.append(users[claim.user][1])
         served.append((consumer, claim))

@@ -4,8 +4,8 @@ Reads the container logs, the systemd journal and auditd's log; enriches contain
 Kubernetes metadata; sends them to Loki (native `loki` output, tenant `coprs`, labels node, namespace,
 pod, container, image, syslog identifier) and the security and trace streams to the Kafka topics of the
 log pipeline (`fluentbit.*`, native `kafka` output over SASL_SSL / SCRAM-SHA-512 with the KafkaUser
-`fluent-bit`'s Secret `kafka-fluent-bit` and its CA). Until a Kafka app serves that user, the security
-streams go to Loki as well, so nothing is dropped. Filesystem buffers under /var/log/flb-storage.
+`fluent-bit`'s Secret `kafka-fluent-bit` and its CA: a `KafkaAccess` claim writing those topics). With Kafka
+disabled the security streams go to Loki as well, so nothing is dropped. Filesystem buffers under /var/log/flb-storage.
 
 Loki is reached inside the mesh (the logging namespace is meshed: Linkerd mTLS and identity); Kafka
 is TLS + SCRAM end to end. Reading node logs through hostPath is why `logging` is PSA privileged.
@@ -17,16 +17,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..app import App, AppContext, Chart, ChartRelease
-from ..flows import Flow, pods, tcp
+from ..claims import KafkaAccess
 from ..placement import Resources
 from .loki import HTTP_PORT as LOKI_PORT, NAMESPACE, PUSH_SERVICE, TENANT
 
 CHART = Chart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1")
 KAFKA_APP = "kafka"
 KAFKA_USER = "fluent-bit"
-KAFKA_SECRET = f"kafka-{KAFKA_USER}"  # KafkaAccess claim (INTERFACES.md): served by the kafka app
-KAFKA_PORT = 9093
-KAFKA_NAMESPACE = "infra"
+KAFKA_SECRET = f"kafka-{KAFKA_USER}"  # the KafkaAccess claim's Secret, served by the kafka app
 KAFKA_CA = "/fluent-bit/kafka/ca.crt"
 STORAGE = "/var/log/flb-storage/"
 PODS = {"app.kubernetes.io/name": "fluent-bit"}
@@ -57,12 +55,6 @@ OWN_CONTAINER_FILES = [s.containers for s in STREAMS if s.containers] + ["/var/l
 LOKI_LABELS = ("job=fluent-bit, node=$kubernetes['host'], namespace=$kubernetes['namespace_name'], "
                "pod=$kubernetes['pod_name'], container=$kubernetes['container_name'], "
                "container_image=$kubernetes['container_image']")
-
-
-def kafka_client(name: str, namespace: str, client_pods: dict, why: str) -> Flow:
-    """A log-pipeline client → the Kafka brokers' TLS/SCRAM listener."""
-    return Flow(name, pods(namespace, client_pods), pods(KAFKA_NAMESPACE, {"strimzi.io/cluster": "kafka"}),
-                tcp(KAFKA_PORT), why)
 
 
 def _section(kind: str, *pairs: tuple[str, object], **keys: object) -> str:
@@ -175,10 +167,9 @@ APP = App(
     name="fluent-bit",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
-    flows=(
-        kafka_client("fluent-bit-kafka", NAMESPACE, PODS, "security and trace streams → Kafka (TLS + SCRAM)"),
-    ),
+    # Without Kafka (disabled) the node logs still go to Loki; the claim's flow reaches the brokers (or the
+    # managed Kafka's CIDRs in external mode) on their TLS/SCRAM listener only.
+    claims=(KafkaAccess(KAFKA_USER, write=tuple(s.topic for s in STREAMS), optional=True),),
     depends_on=("loki",),
-    optional=(KAFKA_APP,),
     description="node log shipper → Loki, security/trace streams → Kafka",
 )

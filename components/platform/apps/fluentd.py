@@ -13,7 +13,7 @@
   published image carries both librdkafka and the Elasticsearch output. A mirrored image with both is the
   production fix (README, "what is missing").
 
-Needs the Kafka and both Elasticsearch apps (issue 12): until they are in the program it is off.
+Needs the Kafka and both Elasticsearch apps (its claims): with any of them disabled it is off.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..app import App, AppContext, Chart, ChartRelease
-from ..flows import Flow, pods, tcp
+from ..claims import ElasticsearchUser, KafkaAccess
 from ..placement import Resources
-from .fluent_bit import KAFKA_APP, STREAMS, kafka_client
+from .fluent_bit import STREAMS
 from .loki import NAMESPACE
 
 CHART = Chart("fluentd", "https://fluent.github.io/helm-charts", "0.6.0")
 IMAGE = {"repository": "docker.io/fluent/fluentd-kubernetes-daemonset", "tag": "v1.19.3-debian-kafka2-1.1"}
 ES_PLUGIN = "fluent-plugin-elasticsearch --version 6.0.0"
-KAFKA_SECRET = "kafka-fluentd"  # KafkaAccess(user="fluentd", read=("fluentbit.*",), groups=("fluentd",))
+KAFKA_SECRET = "kafka-fluentd"  # the KafkaAccess claim's Secret
 GROUP = "fluentd"
 CA_DIR = "/etc/fluentd-tls"
 BUFFERS = "/var/log/fluent"  # the chart mounts the persistent volume here
@@ -42,16 +42,24 @@ class Sink:
 
     name: str  # app name (and role) of the Elasticsearch cluster
     namespace: str
-    secret: str
     topics: tuple[str, ...]
     index: str  # logstash prefix
 
 
+    @property
+    def claim(self) -> ElasticsearchUser:
+        """Its user: creates the sink's daily indices and appends to them, nothing else."""
+        make = ElasticsearchUser.security if self.name == "elasticsearch-security" else ElasticsearchUser
+        return make("fluentd", write=(f"{self.index}-*",))
+
+    @property
+    def secret(self) -> str:
+        return self.claim.secret
+
+
 SINKS = (
-    Sink("elasticsearch-processing", "database", "elasticsearch-fluentd",
-         tuple(s.topic for s in STREAMS if s.tag == "trace"), "processing_trace"),
-    Sink("elasticsearch-security", "security", "elasticsearch-security-fluentd",
-         tuple(s.topic for s in STREAMS if s.tag.startswith("security.")), "security"),
+    Sink("elasticsearch-processing", "database", tuple(s.topic for s in STREAMS if s.tag == "trace"), "processing_trace"),
+    Sink("elasticsearch-security", "security", tuple(s.topic for s in STREAMS if s.tag.startswith("security.")), "security"),
 )
 
 
@@ -168,12 +176,8 @@ APP = App(
     name="fluentd",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
-    flows=(
-        kafka_client("fluentd-kafka", NAMESPACE, PODS, "consumes the log pipeline's topics (TLS + SCRAM)"),
-        *(Flow(f"fluentd-{s.name}", pods(NAMESPACE, PODS),
-               pods(s.namespace, {"elasticsearch.k8s.elastic.co/cluster-name": s.name}), tcp(9200),
-               f"writes to {s.name} (TLS, ElasticsearchUser)") for s in SINKS),
-    ),
-    depends_on=(KAFKA_APP, *(s.name for s in SINKS)),
+    # Each claim opens its one flow: fluentd → the brokers' TLS listener, → each Elasticsearch on 9200.
+    claims=(KafkaAccess("fluentd", read=tuple(t for s in SINKS for t in s.topics), groups=(GROUP,)),
+            *(s.claim for s in SINKS)),
     description="aggregator: Kafka → Elasticsearch processing (REPORTS) and security",
 )

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ...config import oidc_issuer
 from ..app import App, AppContext, Backup, Chart, ChartRelease, UiRoute
+from ..claims import Database, ElasticsearchUser
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 from ..identity import OidcClient
@@ -40,13 +41,16 @@ SERVICE = f"{INSTANCE}-service"
 PORT = 3000
 OIDC_CLIENT = "grafana"
 OIDC_SECRET = f"oidc-{OIDC_CLIENT}"
-DATABASE_APP = "postgresql"
-DATABASE_SECRET = "grafana-postgresql"  # Database(name="grafana") claim (INTERFACES.md)
-ES_APP = "elasticsearch-processing"
-ES_SECRET = "elasticsearch-grafana"  # ElasticsearchUser(user="grafana") claim (INTERFACES.md)
-ROLE_PATH = ("contains(roles[*], 'admin') && 'GrafanaAdmin' || contains(roles[*], 'editor') && 'Editor' || 'Viewer'")
 OPERATOR_PODS = {"app.kubernetes.io/name": "grafana-operator"}
 GRAFANA_PODS = {"app": INSTANCE}
+DATABASE_APP = "postgresql"
+ES_APP = "elasticsearch-processing"
+DATABASE = Database("grafana", optional=True, clients=tuple(GRAFANA_PODS.items()))
+DATABASE_SECRET = DATABASE.secret
+# Reads the REPORTS indices Fluentd writes (processing_trace-YYYY.MM.DD).
+ES_USER = ElasticsearchUser("grafana", read=("processing_trace-*",), optional=True, clients=tuple(GRAFANA_PODS.items()))
+ES_SECRET = ES_USER.secret
+ROLE_PATH = ("contains(roles[*], 'admin') && 'GrafanaAdmin' || contains(roles[*], 'editor') && 'Editor' || 'Viewer'")
 
 
 @dataclass(frozen=True)
@@ -227,20 +231,16 @@ APP = App(
              "token and userinfo calls to Keycloak's public issuer URL"),
         Flow("grafana-loki", pods(NAMESPACE, GRAFANA_PODS), pods("logging", {"app.kubernetes.io/name": "loki"}),
              (Port(3100),), "Loki datasource (query frontend)"),
-        Flow("grafana-elasticsearch", pods(NAMESPACE, GRAFANA_PODS),
-             pods("database", {"elasticsearch.k8s.elastic.co/cluster-name": "elasticsearch-processing"}), (Port(9200),),
-             "Elasticsearch processing datasource"),
-        Flow("grafana-postgresql", pods(NAMESPACE, GRAFANA_PODS), pods("database", {"cnpg.io/cluster": "postgresql"}),
-             (Port(5432),), "Grafana's database"),
     ),
     routes=(UiRoute("monitoring", SERVICE, PORT, oidc_client=None, websocket=True, route_name=INSTANCE,
                     probe_path="/api/health"),),
-    optional=(DATABASE_APP, ES_APP),
     stateful=True,
     backups=(Backup(selector=GRAFANA_PODS, schedule="30 3 * * *", retention_days=30,
                     restore="velero restore of the grafana pod and its volume (dashboards and datasources are code anyway)"),),
     claims=(OidcClient(client_id=OIDC_CLIENT, host="monitoring", redirect_paths=("/login/generic_oauth",),
-                       secret=OIDC_SECRET),),
+                       secret=OIDC_SECRET),
+            # Optional: without PostgreSQL Grafana keeps its SQLite volume; without Elasticsearch, no such datasource.
+            DATABASE, ES_USER),
     objects=objects,
     description="Grafana (operator v5) with its own Keycloak OAuth, datasources Thanos/Loki/Elasticsearch, dashboards",
 )

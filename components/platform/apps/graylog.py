@@ -30,40 +30,11 @@ import pulumi_kubernetes as k8s
 
 from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, UiRoute, before_releases
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
-from ..flows import Flow, Port, pods
 from ..jobs import ConfigJob, config_job
 from ..mesh import authorize_identities
 from ..placement import Resources
 
-try:  # the data claims of issue 12 (components/platform/claims.py)
-    from ..claims import KafkaAccess, MongoUser  # type: ignore[attr-defined]
-except ImportError:  # until they land: the same names, fields and Secrets (INTERFACES.md)
-    from dataclasses import dataclass
-    from typing import ClassVar
-
-    from ..claims import Claim
-
-    @dataclass(frozen=True, kw_only=True)
-    class MongoUser(Claim):  # type: ignore[no-redef]
-        role: ClassVar[str] = "mongodb"
-        user: str
-        database: str
-        secret: str = ""
-
-        def __post_init__(self) -> None:
-            object.__setattr__(self, "secret", self.secret or f"mongodb-{self.user}")
-
-    @dataclass(frozen=True, kw_only=True)
-    class KafkaAccess(Claim):  # type: ignore[no-redef]
-        role: ClassVar[str] = "kafka"
-        user: str
-        read: tuple[str, ...] = ()
-        write: tuple[str, ...] = ()
-        groups: tuple[str, ...] = ()
-        secret: str = ""
-
-        def __post_init__(self) -> None:
-            object.__setattr__(self, "secret", self.secret or f"kafka-{self.user}")
+from ..claims import KafkaAccess, MongoUser
 
 CHART = Chart("graylog", "https://graylog2.github.io/graylog-helm", "1.0.0")
 VERSION = "7.0.0"
@@ -77,8 +48,8 @@ PODS = {"app.kubernetes.io/instance": RELEASE}
 SERVER_PODS = {"app": "graylog-app"}
 SECRET = "graylog"  # the chart's global.existingSecretName
 ADMIN_SECRET = "graylog-admin"
-MONGO_SECRET = "mongodb-graylog"  # served by the "mongodb" role (INTERFACES: MongoUser("graylog"))
-KAFKA_SECRET = "kafka-graylog"  # served by the "kafka" role (INTERFACES: KafkaAccess("graylog"))
+MONGO_SECRET = "mongodb-graylog"  # the MongoUser claim's Secret, served by the "mongodb" role
+KAFKA_SECRET = "kafka-graylog"  # the KafkaAccess claim's Secret, served by the "kafka" role
 KAFKA_USER = "graylog"
 USERNAME_HEADER = "Remote-User"
 SECURITY_TOPICS = ("fluentbit.falco", "fluentbit.keycloak", "fluentbit.ingress", "fluentbit.auditd", "fluentbit.wazuh")
@@ -245,12 +216,9 @@ APP = App(
     name="graylog",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, name=RELEASE),),
-    flows=(
-        Flow("graylog-mongodb", pods(NAMESPACE, PODS), pods("database"), (Port(27017),), "Graylog → MongoDB"),
-        Flow("graylog-kafka", pods(NAMESPACE, SERVER_PODS), pods("infra"), (Port(9093),), "Graylog's Kafka input → the TLS SCRAM listener"),
-    ),
-    claims=(MongoUser(user="graylog", database="graylog"),
-            KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,))),
+    # The claims' flows: the server and its data nodes → MongoDB; the server's Kafka input → the brokers.
+    claims=(MongoUser(user="graylog", database="graylog", clients=tuple(PODS.items())),
+            KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,), clients=tuple(SERVER_PODS.items()))),
     routes=(UiRoute("security", SERVICE, WEB_PORT, oidc_client="graylog", plugins=(REMOTE_USER_PLUGIN,)),),
     depends_on=("cert-manager",),
     settings=Settings,

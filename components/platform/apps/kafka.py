@@ -169,6 +169,8 @@ def topic_spec(ctx: AppContext, config: dict) -> dict:
 
 
 def _resource(kind: str, name: str) -> dict:
+    if name == "*":  # every topic or group: Kafka's literal wildcard (an empty prefix is refused)
+        return {"type": kind, "name": "*", "patternType": "literal"}
     if name.endswith("*"):
         return {"type": kind, "name": name[:-1], "patternType": "prefix"}
     return {"type": kind, "name": name, "patternType": "literal"}
@@ -177,6 +179,7 @@ def _resource(kind: str, name: str) -> dict:
 def acls(claim: KafkaAccess) -> list[dict]:
     out = [{"type": "allow", "resource": _resource("topic", t), "operations": ["Read", "Describe"]} for t in claim.read]
     out += [{"type": "allow", "resource": _resource("topic", t), "operations": ["Write", "Describe"]} for t in claim.write]
+    out += [{"type": "allow", "resource": _resource("topic", t), "operations": ["Create", "Describe"]} for t in claim.create]
     out += [{"type": "allow", "resource": _resource("group", g), "operations": ["Read"]} for g in claim.groups]
     return out
 
@@ -185,8 +188,8 @@ def _users(ctx: AppContext) -> dict[str, tuple[KafkaAccess, list]]:
     """user → (merged claim, consumers); one user claimed twice must ask for the same rights."""
     users: dict[str, tuple[KafkaAccess, list]] = {}
     for consumer, claim in claimed(ctx, KafkaAccess):
-        if claim.user in users and (users[claim.user][0].read, users[claim.user][0].write, users[claim.user][0].groups) \
-                != (claim.read, claim.write, claim.groups):
+        if claim.user in users and (users[claim.user][0].read, users[claim.user][0].write, users[claim.user][0].groups, users[claim.user][0].create) \
+                != (claim.read, claim.write, claim.groups, claim.create):
             raise ConfigError([f"two apps claim Kafka user {claim.user} with different ACLs "
                                f"({users[claim.user][1][0][0].name}, {consumer.name}): give each its own user"])
         users.setdefault(claim.user, (claim, []))[1].append((consumer, claim))

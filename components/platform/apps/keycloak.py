@@ -40,7 +40,6 @@ from ...config import oidc_issuer
 from ..claims import Database
 from ..app import App, AppContext, AppSettings, Backup, Chart, ChartRelease, GeneratedSecret, UiRoute, logical
 from ..apps.apisix import GATEWAY_SERVICE_ACCOUNT, NAMESPACE as GATEWAY_NAMESPACE
-from ..flows import Flow, Port, pods
 from ..identity import GROUPS, IDENTITY, LdapFederation, OidcClient, RealmClient, realm_client, realm_document
 from ..jobs import ConfigJob, config_job
 from ..mesh import authorize_identities
@@ -58,9 +57,7 @@ REALM_JOB_PODS = {"app.kubernetes.io/name": "keycloak-realm", "app.kubernetes.io
 ADMIN_SECRET = "keycloak-admin"
 ADMIN_USER = "admin"
 DB_NAME = "keycloak"
-DB_SECRET = f"{DB_NAME}-postgresql"  # served by the "database" role (INTERFACES: Database("keycloak"))
-DB_PODS = {"cnpg.io/cluster": "postgresql"}
-DB_NAMESPACE = "database"
+DB_SECRET = f"{DB_NAME}-postgresql"  # the Database claim's Secret, served by the "database" role
 REALM_SECRETS = "keycloak-realm-secrets"
 REALM_IMPORT = "keycloak-realm-import"
 REALM_LABEL = "coprs.esa.int/realm"
@@ -218,7 +215,6 @@ def realm(ctx: AppContext) -> None:
     doc = realm_document(ctx.cfg, [c for c, _ in clients], ldap)
     text = json.dumps(doc, indent=2, sort_keys=True)
     realm_name = ctx.cfg.cluster.oidc.realm
-    labels = {"app.kubernetes.io/part-of": "coprs", REALM_LABEL: realm_name}
     secret_values: dict[str, Any] = {c.secret_env: value for c, value in clients}
     if directory is not None:
         secret_values[directory[0].bind_password_env] = directory[1]
@@ -253,16 +249,12 @@ APP = App(
     roles=(IDENTITY,),
     releases=(ChartRelease(CHART, values, name=RELEASE),),
     secrets=(GeneratedSecret(ADMIN_SECRET, ("password",)),),
-    flows=(
-        Flow("keycloak-postgresql", pods(NAMESPACE, PODS), pods(DB_NAMESPACE, DB_PODS), (Port(5432),),
-             "Keycloak → its CNPG database"),
-    ),
     routes=(
         UiRoute("iam", SERVICE, 80, oidc_client=None, path="/realms/{realm}/*", extra_paths=("/resources/*",), route_name="iam",
                 plugins=({"name": "proxy-rewrite", "enable": True,
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),
-    claims=(Database(DB_NAME),),  # issue 12: the database, its role and the Secret DB_SECRET
+    claims=(Database(DB_NAME, clients=tuple(PODS.items())),),  # the database, its role and the Secret DB_SECRET
     depends_on=("cert-manager",),
     optional=("apisix", "openldap"),  # the realm reads the routes the gateway published
     stateful=True,

@@ -25,7 +25,7 @@ from ...storage.backups import DEFAULT_RETENTION_DAYS, DEFAULT_SCHEDULE, Backup
 from ..app import App, AppContext, AppSettings, Bucket
 from ..claims import (POSTGRESQL, POSTGRESQL_HOST, POSTGRESQL_NAMESPACE, POSTGRESQL_PODS, POSTGRESQL_PORT, Database,
                       claimed, serve)
-from ..datastore import (InternalCa, credentials, password, placement, restricted_container, restricted_pod, secret,
+from ..datastore import (InternalCa, credentials, password, restricted_container, restricted_pod, secret,
                          storage_gb)
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
@@ -108,7 +108,7 @@ def object_store_spec(ctx: AppContext) -> dict:
 
 
 def _connection(name: str, pw: pulumi.Output[str], ca_pem: pulumi.Output[str]) -> dict:
-    """The keys of a Database claim's Secret (INTERFACES.md)."""
+    """The keys of a Database claim's Secret (see `claims.Database`)."""
     db = f"{POSTGRESQL_HOST}:{POSTGRESQL_PORT}/{name}"
     return {
         "host": POSTGRESQL_HOST, "port": str(POSTGRESQL_PORT), "dbname": name, "user": name, "password": pw,

@@ -66,9 +66,10 @@ OAUTH_PROVIDER = "keycloak"  # registration id of the Spring Security OAuth2 cli
 SCOPES = SCDF_SCOPES  # dataflow.{view,create,manage,deploy,destroy,modify,schedule}: one ROLE_* each
 DEPLOYED_APP_RESOURCES = Resources("500m", "1024Mi", "500m", "1024Mi")  # 2023 deployer limits
 
-DATABASES = (Database("dataflow"), Database("skipper"))
+DATABASES = (Database("dataflow", clients=tuple(SERVER_PODS.items())), Database("skipper", clients=tuple(SKIPPER_PODS.items())))
 # Stream topics are named after streams and apps (`<stream>.<app>`), groups after streams: SCDF's user needs them all.
-KAFKA = KafkaAccess("scdf", read=("*",), write=("*",), groups=("*",))
+# The Kafka binder creates them (the brokers do not auto-create topics).
+KAFKA = KafkaAccess("scdf", read=("*",), write=("*",), groups=("*",), create=("*",))
 OIDC = OidcClient(client_id="scdf", host="processing", redirect_paths=(f"/login/oauth2/code/{OAUTH_PROVIDER}",), scopes=SCOPES)
 
 RegistryUser = pattern("a registry user name: letters, digits and . _ @ -", r"[A-Za-z0-9][A-Za-z0-9._@-]*", 255)
@@ -440,7 +441,7 @@ def scaled_objects(ctx: AppContext, bootstrap: str) -> None:
 
 
 KEDA_MODES = "scdf-keda-kafka"
-KAFKA_BOOTSTRAP = "kafka-kafka-bootstrap.infra.svc:9093"  # INTERFACES.md: Strimzi cluster `kafka` in `infra`
+KAFKA_BOOTSTRAP = "kafka-kafka-bootstrap.infra.svc:9093"  # the Strimzi cluster `kafka` in `infra`
 
 
 def objects(ctx: AppContext) -> None:

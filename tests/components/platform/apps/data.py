@@ -1,8 +1,8 @@
-"""Shared fixtures of the data-service tests (issue 12): stand-in consumers, cached runs, checks.
+"""Shared fixtures of the data-service tests: extra consumers, cached runs, checks.
 
-The consumer apps of the data claims (Keycloak, SCDF, Graylog, Fluentd...) arrive with other issues;
-until then `claims_run` registers stand-ins that declare the claims of INTERFACES.md exactly as those
-apps will, and runs the platform layer once per stack with them (cached for the session).
+The program's own consumers (Keycloak, Grafana, SCDF, Graylog, Fluent Bit, Fluentd) claim their data services;
+`claims_run` adds two test consumers for what none of them does (a user of the security cluster with a
+built-in role, an optional claim) and runs the platform layer once per stack with them (cached for the session).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 
 from components.platform.app import App
 from components.platform.apps import APPS
-from components.platform.claims import Database, ElasticsearchUser, KafkaAccess, MongoUser
+from components.platform.claims import ElasticsearchUser, MongoUser
 from offline.harness import Recorded, RunResult
 from tests.components.platform.crd_schema import crd_schemas, schema_errors
 from tests.components.platform.helpers import manifest, platform_run
@@ -25,13 +25,7 @@ SECRET_TYPE = "kubernetes:core/v1:Secret"
 RANDOM = "random:index/randomPassword:RandomPassword"
 
 CONSUMERS: tuple[App, ...] = (
-    App(name="test-scdf", namespace="processing", claims=(
-        Database("dataflow"), Database("skipper"),
-        KafkaAccess("scdf", read=("scdf.*",), write=("scdf.*",), groups=("scdf*",)))),
     App(name="test-siem", namespace="security", claims=(ElasticsearchUser.security("siem-reader", ("monitoring_user",)),)),
-    App(name="test-fluentd", namespace="logging", claims=(
-        KafkaAccess("fluentd", read=("fluentbit.trace",), groups=("fluentd",)),
-        ElasticsearchUser("fluentd", ("ingest_admin",)))),
     App(name="test-optional", namespace="monitoring", claims=(MongoUser("nobody", "x", optional=True),)),
 )
 
@@ -42,7 +36,7 @@ def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
 
 
 # One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.
-EXTERNAL_CREDENTIALS = '{"scdf": {"username": "u-scdf", "password": "p-scdf"}, "graylog": {"username": "u-gl", "password": "p-gl"}, "fluentd": {"username": "u-fd", "password": "p-fd"}}'
+EXTERNAL_CREDENTIALS = '{"scdf": {"username": "u-scdf", "password": "p-scdf"}, "graylog": {"username": "u-gl", "password": "p-gl"}, "fluentd": {"username": "u-fd", "password": "p-fd"}, "fluent-bit": {"username": "u-fb", "password": "p-fb"}}'
 VARIANT = {
     "coprs:platform.apps.kafka.settings": {"external": {
         "bootstrapServers": "kafka-1.managed.example:9094,kafka-2.managed.example:9094",

@@ -6,6 +6,7 @@ import pytest
 
 from components.config import ConfigError
 from components.platform.claims import KAFKA_BOOTSTRAP
+from components.platform.apps.fluent_bit import STREAMS
 from tests.components.platform.apps.data import (VARIANT, assert_no_literal_password, assert_schema_valid, claims_run,
                                                  of_kind, one, secret, variant_run)
 from tests.components.platform.helpers import ancestors
@@ -47,12 +48,19 @@ def test_the_2023_log_topics():
 def test_one_user_per_claim_with_its_acls_and_secret_before_the_client():
     r = claims_run("prod")
     users = {x.inputs["metadata"]["name"]: x for x in of_kind(r, "KafkaUser")}
-    assert set(users) == {"coprs-admin", "scdf", "graylog", "fluentd"}
-    acls = users["fluentd"].inputs["spec"]["authorization"]["acls"]
-    assert {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], tuple(a["operations"])) for a in acls} == \
-        {("topic", "fluentbit.trace", "literal", ("Read", "Describe")), ("group", "fluentd", "literal", ("Read",))}
-    scdf = users["scdf"].inputs["spec"]["authorization"]["acls"]
-    assert {"name": "scdf.", "patternType": "prefix", "type": "topic"} in [a["resource"] for a in scdf]
+    assert set(users) == {"coprs-admin", "scdf", "graylog", "fluentd", "fluent-bit"}
+
+    def rights(user):
+        return {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], tuple(a["operations"]))
+                for a in users[user].inputs["spec"]["authorization"]["acls"]}
+
+    topics = {s.topic for s in STREAMS}
+    assert rights("fluentd") == {("topic", t, "literal", ("Read", "Describe")) for t in topics} | \
+        {("group", "fluentd", "literal", ("Read",))}
+    assert rights("fluent-bit") == {("topic", t, "literal", ("Write", "Describe")) for t in topics}  # nothing to read
+    # SCDF names its topics after streams: every topic and group, and it creates them (no broker auto-creation)
+    assert ("topic", "*", "literal", ("Create", "Describe")) in rights("scdf")
+    assert all(a[1] == "*" and a[2] == "literal" for a in rights("scdf"))
     assert users["scdf"].inputs["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]["name"] == "kafka-user-scdf"
     s = secret(r, "logging", "kafka-fluentd")
     d = s.inputs["stringData"]
@@ -75,10 +83,14 @@ def test_external_mode_deploys_no_broker_and_serves_the_same_secret_shape():
     assert d["bootstrap.servers"] == "kafka-1.managed.example:9094,kafka-2.managed.example:9094"
     assert (d["username"], d["password"], d["security.protocol"]) == ("u-gl", "p-gl", "SASL_SSL")
     assert d["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
-    egress = [p for p in of_kind(r, "NetworkPolicy") if p.inputs["metadata"]["name"] == "allow-kafka-external-out"
-              and p.inputs["metadata"]["namespace"] == "security"]
-    rule = egress[0].inputs["spec"]["egress"][0]
+    egress = {p.inputs["metadata"]["name"]: p for p in of_kind(r, "NetworkPolicy")
+              if p.inputs["metadata"]["namespace"] == "security" and "kafka" in p.inputs["metadata"]["name"]}
+    assert set(egress) == {"allow-kafka-external-kafka-graylog-out"}  # Graylog's server pods only, no broker flow
+    spec = egress["allow-kafka-external-kafka-graylog-out"].inputs["spec"]
+    rule = spec["egress"][0]
     assert rule["to"] == [{"ipBlock": {"cidr": "198.51.100.0/24"}}] and [p["port"] for p in rule["ports"]] == [9094]
+    from components.platform.apps.graylog import SERVER_PODS
+    assert spec["podSelector"] == {"matchLabels": SERVER_PODS}
 
 
 def test_external_mode_names_the_missing_credentials():

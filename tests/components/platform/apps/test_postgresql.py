@@ -87,7 +87,7 @@ def test_every_stateful_data_service_declares_its_backup():
 def test_disabling_postgresql_disables_its_claimants():
     r = variant_run()
     off = r.outputs["platform"]["disabledApps"]
-    assert off["keycloak"] == "needs database" and off["test-scdf"] == "needs database"
+    assert off["keycloak"] == "needs database" and off["scdf"] == "needs database"
     assert "graylog" not in off and not of_kind(r, "Cluster", "postgresql.cnpg.io")
 
 
@@ -95,10 +95,21 @@ def test_clients_reach_postgresql_and_nothing_else():
     r = claims_run("prod")
     policies = {(p.inputs["metadata"]["namespace"], p.inputs["metadata"]["name"]): manifest(p)["spec"]
                 for p in of_kind(r, "NetworkPolicy")}
-    ingress = policies[("database", "allow-postgresql-client-from-iam")]
+    from components.platform.apps.keycloak import PODS as KEYCLOAK_PODS
+    from components.platform.apps.scdf import SKIPPER_PODS
+
+    ingress = policies[("database", "allow-postgresql-client-keycloak-postgresql-from-iam")]
     assert ingress["podSelector"] == {"matchLabels": {"cnpg.io/cluster": "postgresql"}}
     assert {p["port"] for p in ingress["ingress"][0]["ports"]} == {5432, 4143}
-    assert ("iam", "allow-postgresql-client-to-database") in policies
+    assert ingress["ingress"][0]["from"][0]["podSelector"] == {"matchLabels": KEYCLOAK_PODS}  # Keycloak's pods only
+    assert ("iam", "allow-postgresql-client-keycloak-postgresql-to-database") in policies
+    skipper = policies[("database", "allow-postgresql-client-skipper-postgresql-from-processing")]
+    assert skipper["ingress"][0]["from"][0]["podSelector"] == {"matchLabels": SKIPPER_PODS}
+    # nothing else of the database namespace's clients reaches PostgreSQL: one policy per claim
+    clients = {n for ns, n in policies if ns == "database" and n.startswith("allow-postgresql-client-")}
+    assert clients == {f"allow-postgresql-client-{d}-postgresql-from-{ns}" for d, ns in
+                       (("keycloak", "iam"), ("dataflow", "processing"), ("skipper", "processing"),
+                        ("grafana", "monitoring"))}
 
 
 def test_admin_credentials_are_secret_stack_outputs(prod):
