@@ -100,15 +100,21 @@ def needed_secrets(values: Mapping[str, Any]) -> dict[str, str]:
     if issuer.get("type") == "acme" and platform_on:
         out[f"{NAMESPACE}:acmeDnsCredentials"] = "platform.issuer is ACME: its DNS01 solver's credentials"
     apps = platform.get("apps") if isinstance(platform.get("apps"), Mapping) else {}
-    scdf = apps.get("scdf") if isinstance(apps.get("scdf"), Mapping) else {}
-    settings = scdf.get("settings") if isinstance(scdf.get("settings"), Mapping) else {}
-    if settings.get("registry") and scdf.get("enabled", True) is not False and platform_on:
+
+    def settings_of(app: str) -> Mapping[str, Any]:
+        """The app's settings when the app and the platform are on, else nothing."""
+        entry = apps.get(app) if isinstance(apps.get(app), Mapping) else {}
+        settings = entry.get("settings") if isinstance(entry.get("settings"), Mapping) else {}
+        return settings if entry.get("enabled", True) is not False and platform_on else {}
+
+    if settings_of("scdf").get("registry"):
         out[f"{NAMESPACE}:scdfRegistryPassword"] = "platform.apps.scdf.settings.registry is set (image pull secret)"
-    exporter = apps.get("openstack-exporter") if isinstance(apps.get("openstack-exporter"), Mapping) else {}
-    exporter_settings = exporter.get("settings") if isinstance(exporter.get("settings"), Mapping) else {}
-    if exporter_settings.get("applicationCredentialId") and exporter.get("enabled", True) is not False and platform_on:
+    if settings_of("openstack-exporter").get("applicationCredentialId"):
         out[f"{NAMESPACE}:openstackExporterCredential"] = (
             "platform.apps.openstack-exporter.settings.applicationCredentialId is set (its application credential)")
+    if settings_of("kafka").get("external"):
+        out[f"{NAMESPACE}:kafkaExternalCredentials"] = (
+            "platform.apps.kafka.settings.external is set (the managed Kafka's user credentials)")
     return out
 
 

@@ -3,9 +3,8 @@
 Each row names the platform app that runs the component and what scrapes it: a chart switch (a values
 path of one of the app's releases that must be true) or a monitor the app declares itself (a custom
 resource of `monitoring.coreos.com`). Components the design replaced map to their replacement
-(ZooKeeper → the KRaft controllers of Kafka, Stash → Velero). Rows of apps other issues build name
-the app only: once it is in the program its own switches are checked (any monitor switch on, or a
-monitor it declares). Rows with no app say why nothing scrapes them. `tests/.../test_exporters.py`
+(ZooKeeper → the KRaft controllers of Kafka, Stash → Velero, Kibana → its UI's endpoint probe). Rows with
+no app say why nothing scrapes them. `tests/.../test_exporters.py`
 maps every row.
 """
 
@@ -40,7 +39,7 @@ class Row:
     exporter: str  # as the seed names it
     number: str  # the seed's "Number" column
     app: Optional[str]  # the platform app that runs it; None: not deployed (see note)
-    monitors: tuple[Monitor, ...] = ()  # empty with an app: that app's own monitors (other issues' apps)
+    monitors: tuple[Monitor, ...] = ()  # what scrapes it (every deployed row names one)
     replaced_by: str = ""  # the component of our design that replaces the seed's
     note: str = ""
     opt_in: bool = False  # the app deploys its exporter only once its settings say so
@@ -72,17 +71,18 @@ GENERIC: tuple[Row, ...] = (
                                                          Switch("linkerd-control-plane", "podMonitor.controller.enabled"))),
     Row("Linkerd Proxy", "One/Pod", "linkerd", (Switch("linkerd-control-plane", "podMonitor.enabled"),
                                                 Switch("linkerd-control-plane", "podMonitor.proxy.enabled"))),
-    Row("Keycloak", "One/Replica", "keycloak"),
-    Row("OpenLDAP", "One", "openldap", note="opt-in: settings.metrics (the image enables no slapd monitor backend by default)",
+    Row("Keycloak", "One/Replica", "keycloak", (Switch("keycloak", "serviceMonitor.enabled"),), note="management port 9000"),
+    Row("OpenLDAP", "One", "openldap", (Declared("PodMonitor", "openldap"),), note="opt-in: settings.metrics (the image enables no slapd monitor backend by default)",
         opt_in=True),
     Row("cert-manager", "One/Replica", "cert-manager", (Switch("cert-manager", "prometheus.servicemonitor.enabled"),)),
     Row("Rook Ceph Operator", "One", "rook-ceph", (Switch("rook-ceph", "monitoring.enabled"),
                                                   Switch("rook-ceph-cluster", "monitoring.enabled"))),
-    Row("Kafka Cluster Operator", "One", "strimzi"),
-    Row("Kafka Entity Operator", "One", "kafka"),
-    Row("Kafka", "One/Replica", "kafka"),
-    Row("Zookeeper", "One/Replica", "kafka", replaced_by="KRaft controllers (KafkaNodePool, Kafka 4 has no ZooKeeper)"),
-    Row("Kafka Exporter", "One", "kafka"),
+    Row("Kafka Cluster Operator", "One", "strimzi", (Declared("PodMonitor", "strimzi-cluster-operator"),)),
+    Row("Kafka Entity Operator", "One", "kafka", (Declared("PodMonitor", "kafka-entity-operator"),)),
+    Row("Kafka", "One/Replica", "kafka", (Declared("PodMonitor", "kafka-brokers"),), note="Strimzi Metrics Reporter"),
+    Row("Zookeeper", "One/Replica", "kafka", (Declared("PodMonitor", "kafka-brokers"),),
+        replaced_by="KRaft controllers (KafkaNodePool, Kafka 4 has no ZooKeeper): the same monitor selects them"),
+    Row("Kafka Exporter", "One", "kafka", (Declared("PodMonitor", "kafka-exporter"),)),
     Row("Fluentbit", "One/Node", "fluent-bit", (Switch("fluent-bit", "serviceMonitor.enabled"),)),
     Row("Fluentd", "One/Replica", "fluentd", (Switch("fluentd", "metrics.serviceMonitor.enabled"),)),
     Row("Prometheus Operator", "One", KPS, _kps("prometheusOperator.serviceMonitor.selfMonitor")),
@@ -91,22 +91,26 @@ GENERIC: tuple[Row, ...] = (
     Row("Thanos Compactor", "One/Replica", "thanos", (Switch("thanos", "serviceMonitor.enabled"),)),
     Row("Thanos Query", "One/Replica", "thanos", (Switch("thanos", "serviceMonitor.enabled"),)),
     Row("Thanos Store Gateway", "One/Replica", "thanos", (Switch("thanos", "serviceMonitor.enabled"),)),
-    Row("Elastic Operator", "One", "eck-operator"),
-    Row("Elasticsearch Processing", "One", "elasticsearch-processing"),
-    Row("Elasticsearch Security", "One", "elasticsearch-security"),
+    Row("Elastic Operator", "One", "eck-operator", (Switch("eck-operator", "podMonitor.enabled"),)),
+    Row("Elasticsearch Processing", "One", "elasticsearch-processing",
+        (Switch("elasticsearch-processing-exporter", "serviceMonitor.enabled"),), replaced_by="prometheus-elasticsearch-exporter"),
+    Row("Elasticsearch Security", "One", "elasticsearch-security",
+        (Switch("elasticsearch-security-exporter", "serviceMonitor.enabled"),), replaced_by="prometheus-elasticsearch-exporter"),
     Row("Loki", "One", "loki", (Switch("loki", "monitoring.serviceMonitor.enabled"),)),
     Row("Grafana", "One", "grafana", (Declared("PodMonitor", "grafana"),)),
     Row("Grafana Operator", "One", "grafana", (Switch("grafana-operator", "serviceMonitor.enabled"),)),
-    Row("Kibana Processing", "One", "elasticsearch-processing"),
-    Row("Kibana Security", "One", "elasticsearch-security"),
-    Row("PostgreSQL", "TBD", "postgresql"),
-    Row("MongoDB", "One/Replica", "mongodb"),
-    Row("Spring Cloud Data Flow", "One", "spring-cloud-dataflow"),
+    Row("Kibana Processing", "One", "blackbox-exporter", (Declared("Probe"),), replaced_by="the endpoint probe of its UI",
+        note="Kibana has no Prometheus endpoint (its status API needs a Kibana user): probed at /kibana"),
+    Row("Kibana Security", "One", "blackbox-exporter", (Declared("Probe"),), replaced_by="the endpoint probe of its UI",
+        note="Kibana has no Prometheus endpoint (its status API needs a Kibana user): probed at /kibana"),
+    Row("PostgreSQL", "TBD", "postgresql", (Declared("PodMonitor", "postgresql"),), note="CNPG instance metrics, port 9187"),
+    Row("MongoDB", "One/Replica", "mongodb", (Declared("ServiceMonitor", "mongodb"),), note="the agent's endpoint, basic auth"),
+    Row("Spring Cloud Data Flow", "One", "scdf", (Declared("PodMonitor", "scdf-server"), Declared("PodMonitor", "skipper"))),
     Row("Stash Operator", "One", "velero", (Switch("velero", "metrics.serviceMonitor.enabled"),), replaced_by="Velero server"),
     Row("Stash PushGateway", "One", "velero", (Switch("velero", "metrics.nodeAgentPodMonitor.enabled"),),
         replaced_by="Velero node agents (their own metrics, no push gateway)"),
-    Row("Graylog", "One/Replica", "graylog"),
-    Row("Falco", "One/Node", "falco"),
+    Row("Graylog", "One/Replica", "graylog", (Declared("ServiceMonitor", "graylog"),)),
+    Row("Falco", "One/Node", "falco", (Switch("falco", "serviceMonitor.create"),)),
 )
 
 SPECIFIC: tuple[Row, ...] = (

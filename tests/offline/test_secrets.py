@@ -81,6 +81,10 @@ def test_the_secrets_a_stack_needs():
     assert set(needed_secrets(existing)) == {"coprs:kubeconfig"}
     registry = {**dev, "coprs:platform": {"apps": {"scdf": {"settings": {"registry": {"host": "r.example.org"}}}}}}
     assert "coprs:scdfRegistryPassword" in needed_secrets(registry)
+    external = {**dev, "coprs:platform": {"apps": {"kafka": {"settings": {"external": {"bootstrapServers": "k:9094"}}}}}}
+    assert "coprs:kafkaExternalCredentials" in needed_secrets(external)
+    off = {**dev, "coprs:platform": {"apps": {"kafka": {"enabled": False, "settings": {"external": {"bootstrapServers": "k:9094"}}}}}}
+    assert "coprs:kafkaExternalCredentials" not in needed_secrets(off)
     assert load_stack_input("dev").faked_secrets == ["openstack:password", "coprs:s3AccessKey", "coprs:s3SecretKey"]
 
 

@@ -7,8 +7,9 @@
   editor → Editor, else Viewer, strict), login form off; published at https://monitoring.<domain>/
   (no APISIX OIDC in front). Its client is an `OidcClient` claim: the identity app registers it in the
   realm (redirect `/login/generic_oauth`) and hands its secret over as `oidc-grafana`;
-- its database: PostgreSQL (`Database` claim of the data issue, Secret `grafana-postgresql`, TLS verified)
-  when the platform has it, else a ceph-block volume; either way a Velero schedule backs up the pod;
+- its database: PostgreSQL (`Database` claim, Secret `grafana-postgresql`, TLS verify-full), backed up with the
+  cluster by Barman Cloud; no volume, so 2 replicas in prod (Keycloak, which Grafana signs in with, needs
+  PostgreSQL too);
 - datasources: Thanos Query (default), Loki (tenant header), Elasticsearch processing (REPORTS / traces,
   its `ElasticsearchUser` Secret, TLS) when that app is deployed;
 - dashboards as `GrafanaDashboard` resources: kube-prometheus-stack's own (nodes, Kubernetes, etcd,
@@ -22,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...config import oidc_issuer
-from ..app import App, AppContext, Backup, Chart, ChartRelease, UiRoute
+from ..app import App, AppContext, Chart, ChartRelease, UiRoute
 from ..claims import Database, ElasticsearchUser
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
@@ -43,9 +44,8 @@ OIDC_CLIENT = "grafana"
 OIDC_SECRET = f"oidc-{OIDC_CLIENT}"
 OPERATOR_PODS = {"app.kubernetes.io/name": "grafana-operator"}
 GRAFANA_PODS = {"app": INSTANCE}
-DATABASE_APP = "postgresql"
 ES_APP = "elasticsearch-processing"
-DATABASE = Database("grafana", optional=True, clients=tuple(GRAFANA_PODS.items()))
+DATABASE = Database("grafana", clients=tuple(GRAFANA_PODS.items()))
 DATABASE_SECRET = DATABASE.secret
 # Reads the REPORTS indices Fluentd writes (processing_trace-YYYY.MM.DD).
 ES_USER = ElasticsearchUser("grafana", read=("processing_trace-*",), optional=True, clients=tuple(GRAFANA_PODS.items()))
@@ -94,7 +94,7 @@ def _env(name: str, secret: str, key: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def grafana_config(ctx: AppContext, database: bool) -> dict[str, dict[str, str]]:
+def grafana_config(ctx: AppContext) -> dict[str, dict[str, str]]:
     issuer = oidc_issuer(ctx.cfg)
     root = f"https://{ctx.hostname('monitoring')}/"
     cfg: dict[str, dict[str, str]] = {
@@ -117,25 +117,20 @@ def grafana_config(ctx: AppContext, database: bool) -> dict[str, dict[str, str]]
         "security": {"cookie_secure": "true", "disable_gravatar": "true"},
         "users": {"allow_sign_up": "false"},
     }
-    if database:
-        cfg["database"] = {
-            "type": "postgres", "host": "$__env{GF_DB_HOST}:$__env{GF_DB_PORT}", "name": "$__env{GF_DB_NAME}",
-            "user": "$__env{GF_DB_USER}", "password": "$__env{GF_DB_PASSWORD}",
-            "ssl_mode": "verify-full", "ca_cert_path": "/etc/grafana-db/ca.crt",
-        }
+    cfg["database"] = {
+        "type": "postgres", "host": "$__env{GF_DB_HOST}:$__env{GF_DB_PORT}", "name": "$__env{GF_DB_NAME}",
+        "user": "$__env{GF_DB_USER}", "password": "$__env{GF_DB_PASSWORD}",
+        "ssl_mode": "verify-full", "ca_cert_path": "/etc/grafana-db/ca.crt",
+    }
     return cfg
 
 
 def grafana_spec(ctx: AppContext) -> dict:
-    database = ctx.enabled(DATABASE_APP)
     env = [_env("GF_OAUTH_CLIENT_SECRET", OIDC_SECRET, "client-secret")]
-    volumes: list[dict] = []
-    mounts: list[dict] = []
-    if database:
-        env += [_env(f"GF_DB_{k.upper()}", DATABASE_SECRET, k) for k in ("host", "port", "user", "password")]
-        env.append(_env("GF_DB_NAME", DATABASE_SECRET, "dbname"))
-        volumes.append({"name": "db-ca", "secret": {"secretName": DATABASE_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
-        mounts.append({"name": "db-ca", "mountPath": "/etc/grafana-db", "readOnly": True})
+    env += [_env(f"GF_DB_{k.upper()}", DATABASE_SECRET, k) for k in ("host", "port", "user", "password")]
+    env.append(_env("GF_DB_NAME", DATABASE_SECRET, "dbname"))
+    volumes = [{"name": "db-ca", "secret": {"secretName": DATABASE_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]
+    mounts = [{"name": "db-ca", "mountPath": "/etc/grafana-db", "readOnly": True}]
     container = {
         "name": "grafana",
         "env": env,
@@ -146,21 +141,17 @@ def grafana_spec(ctx: AppContext) -> dict:
     }
     spec: dict = {
         "version": GRAFANA_VERSION,
-        "config": grafana_config(ctx, database),
+        "config": grafana_config(ctx),
         "deployment": {"spec": {
-            "replicas": ctx.replicas(2, 1) if database else 1,  # a volume-backed Grafana is a single writer
+            "replicas": ctx.replicas(2, 1),
             "template": {"spec": {
                 "affinity": ctx.affinity(),
                 "securityContext": {"runAsNonRoot": True, "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [container],
-                **({"volumes": volumes} if volumes else {}),
+                "volumes": volumes,
             }},
         }},
     }
-    if not database:
-        spec["persistentVolumeClaim"] = {"spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": "ceph-block",
-            "resources": {"requests": {"storage": f"{ctx.storage_gb(8)}Gi"}}}}
     return spec
 
 
@@ -234,13 +225,9 @@ APP = App(
     ),
     routes=(UiRoute("monitoring", SERVICE, PORT, oidc_client=None, websocket=True, route_name=INSTANCE,
                     probe_path="/api/health"),),
-    stateful=True,
-    backups=(Backup(selector=GRAFANA_PODS, schedule="30 3 * * *", retention_days=30,
-                    restore="velero restore of the grafana pod and its volume (dashboards and datasources are code anyway)"),),
     claims=(OidcClient(client_id=OIDC_CLIENT, host="monitoring", redirect_paths=("/login/generic_oauth",),
                        secret=OIDC_SECRET),
-            # Optional: without PostgreSQL Grafana keeps its SQLite volume; without Elasticsearch, no such datasource.
-            DATABASE, ES_USER),
+            DATABASE, ES_USER),  # without Elasticsearch processing, no such datasource
     objects=objects,
     description="Grafana (operator v5) with its own Keycloak OAuth, datasources Thanos/Loki/Elasticsearch, dashboards",
 )

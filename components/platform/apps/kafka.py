@@ -272,6 +272,11 @@ def objects(ctx: AppContext) -> None:
             "selector": {"matchLabels": {**CLUSTER_LABEL, "strimzi.io/kind": "Kafka"}},
             "podMetricsEndpoints": [{"port": "tcp-prometheus", "interval": "2m"}],
         })
+        # the topic and user operators (Strimzi's own example monitor: port `healthcheck`, /metrics)
+        ctx.custom_resource(logical(KAFKA, "entity-operator"), "monitoring.coreos.com/v1", "PodMonitor", {
+            "selector": {"matchLabels": {**CLUSTER_LABEL, "app.kubernetes.io/name": "entity-operator"}},
+            "podMetricsEndpoints": [{"port": "healthcheck", "path": "/metrics", "interval": "2m"}],
+        })
         ctx.custom_resource(logical(KAFKA, "exporter"), "monitoring.coreos.com/v1", "PodMonitor", {
             "selector": {"matchLabels": {**CLUSTER_LABEL, "strimzi.io/name": f"{KAFKA}-kafka-exporter"}},
             "podMetricsEndpoints": [{"port": "tcp-prometheus", "interval": "2m"}],

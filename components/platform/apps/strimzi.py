@@ -39,10 +39,19 @@ def values(ctx: AppContext) -> dict:
     }
 
 
+def objects(ctx: AppContext) -> None:
+    if ctx.service_monitors:  # the cluster operator's metrics (container port `http`, /metrics)
+        ctx.custom_resource("strimzi-cluster-operator", "monitoring.coreos.com/v1", "PodMonitor", {
+            "selector": {"matchLabels": OPERATOR_PODS},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "2m"}],
+        }, depends_on=(ctx.releases["strimzi"],))
+
+
 APP = App(
     name="strimzi",
     namespace=NAMESPACE,
     crd_bundles=(CrdBundle("strimzi-crds", CRD_URL, CRDS),),
     releases=(ChartRelease(CHART, values, name="strimzi", skip_crds=True),),
+    objects=objects,
     description="Kafka operator (Strimzi, KRaft)",
 )

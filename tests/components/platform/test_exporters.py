@@ -6,7 +6,6 @@ from typing import Any
 
 from components.platform.apps import APPS
 from components.platform.exporters import GENERIC, SPECIFIC, TABLE, Declared, Switch
-from components.platform.registry import enabled_apps
 from tests.components.platform.helpers import api_of, is_custom_resource, platform_run, releases
 
 # Settings that switch the opt-in exporters on (test values: the secret is the harness's dummy).
@@ -15,8 +14,6 @@ OPT_IN = {"openstack-exporter": {"coprs:platform.apps.openstack-exporter.setting
           "openldap": {"coprs:platform.apps.openldap.settings": {"metrics": True}}}
 
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "Probe", "ScrapeConfig"}
-MONITOR_KEYS = ("serviceMonitor.enabled", "servicemonitor.enabled", "podMonitor.enabled", "monitoring.enabled",
-                "metrics.serviceMonitor.enabled", "serviceMonitor.create")
 
 
 def _at(values: Any, path: str) -> Any:
@@ -25,16 +22,6 @@ def _at(values: Any, path: str) -> Any:
             return None
         values = values[key]
     return values
-
-
-def _paths(values: Any, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(values, dict):
-        for k, v in values.items():
-            out.update(_paths(v, f"{prefix}{k}."))
-    else:
-        out[prefix.rstrip(".")] = values
-    return out
 
 
 def _declared(result, app: str) -> list[tuple[str, str]]:
@@ -47,11 +34,6 @@ def _declared(result, app: str) -> list[tuple[str, str]]:
 
 def _scraped(result, row) -> bool:
     rel = releases(result)
-    if not row.monitors:  # an app of another issue: any of its own monitor switches, or a monitor it declares
-        app = next(a for a in APPS if a.name == row.app)
-        switches = [v for r in app.releases if r.release_name in rel
-                    for p, v in _paths(rel[r.release_name].inputs["values"]).items() if p.endswith(MONITOR_KEYS)]
-        return any(v is True for v in switches) or bool(_declared(result, row.app))
     for m in row.monitors:
         if isinstance(m, Switch) and _at(rel[m.release].inputs["values"], m.path) is not True:
             return False
@@ -68,28 +50,28 @@ def test_the_table_is_the_seeds():
 
 def test_every_row_is_mapped_to_what_scrapes_it(any_stack):
     registry = {a.name for a in APPS}
-    on, off = enabled_apps(any_stack.config, APPS, {"object-storage": "storage"})
-    on = {a.name for a in on}
-    scraped, pending, unscraped = [], [], []
+    assert any_stack.outputs["platform"]["disabledApps"] == {}  # every app of the table is deployed
+    scraped, unscraped = [], []
     for row in TABLE:
         if row.app is None:
             assert row.note, row.exporter  # not deployed: says why
             unscraped.append(row.exporter)
-        elif row.app not in registry:
-            assert not row.monitors, row.exporter  # another issue's app: its own switches once it exists
-            pending.append(row.exporter)
-        elif row.app not in on:  # in the program, waiting for an app of another issue (Fluentd needs Kafka)
-            assert off[row.app].startswith("needs "), row.exporter
-            pending.append(row.exporter)
-        else:
-            result = platform_run(any_stack.stack, OPT_IN[row.app]) if row.opt_in else any_stack
-            assert _scraped(result, row), f"{row.exporter}: nothing scrapes it ({row.app})"
-            scraped.append(row.exporter)
+            continue
+        assert row.app in registry and row.monitors, row.exporter  # an app of the program, and what scrapes it
+        result = platform_run(any_stack.stack, OPT_IN[row.app]) if row.opt_in else any_stack
+        assert _scraped(result, row), f"{row.exporter}: nothing scrapes it ({row.app})"
+        scraped.append(row.exporter)
     assert unscraped == ["Etcd (Apisix)", "Object-storage"]
     assert {"Node", "Api server", "Etcd (Kubernetes)", "Linkerd Proxy", "Fluentbit", "Loki", "Grafana", "Endpoint",
-            "Stash Operator", "Thanos Query", "Machine-usage"} <= set(scraped)
-    # Rows still waiting for the app of another issue (Keycloak, Kafka, Elasticsearch, ...): listed, never silent.
-    assert all(next(r for r in TABLE if r.exporter == e).app not in on for e in pending)
+            "Stash Operator", "Thanos Query", "Machine-usage", "Kafka", "PostgreSQL", "MongoDB",
+            "Elasticsearch Security", "Spring Cloud Data Flow"} <= set(scraped)
+
+
+def test_kibana_rows_are_its_ui_probes(any_stack):
+    probes = [r.inputs["spec"] for r in any_stack.of_type("kubernetes:monitoring.coreos.com/v1:Probe")]
+    urls = {u for p in probes for u in p["targets"]["staticConfig"]["static"]}
+    domain = any_stack.config.domain
+    assert {f"https://processing.{domain}/kibana/", f"https://security.{domain}/kibana/"} <= urls, sorted(urls)
 
 
 def test_replaced_components_map_to_their_replacement():

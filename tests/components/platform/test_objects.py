@@ -75,6 +75,7 @@ REQUIRED = {
     ("grafana.integreatly.org/v1beta1", "GrafanaDashboard"): ["spec.instanceSelector"],
     ("monitoring.coreos.com/v1", "PrometheusRule"): ["spec.groups"],
     ("monitoring.coreos.com/v1", "PodMonitor"): ["spec.selector", "spec.podMetricsEndpoints"],
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ["spec.selector", "spec.endpoints"],
     ("monitoring.coreos.com/v1", "Probe"): ["spec.prober.url", "spec.targets.staticConfig.static"],
     ("velero.io/v1", "Schedule"): ["spec.schedule", "spec.template"],
     ("apisix.apache.org/v2", "ApisixUpstream"): ["spec.ingressClassName", "spec.scheme"],

@@ -87,6 +87,7 @@ def test_a_claim_nobody_serves_disables_the_consumer(dev):
     off = {k: v for k, v in off.items() if k not in waiting}
     data = {a: "needs object-storage" for a in ("postgresql", "elasticsearch-processing", "elasticsearch-security")}
     assert off == {"sample": "needs object-storage", "velero": "needs object-storage", "keycloak": "needs database",
+                   "scdf": "needs database",
                    **data}
     optional = replace(SAMPLE, claims=tuple(replace(c, optional=True) for c in SAMPLE.claims))
     order, off = enabled_apps(dev.config, CORE_APPS + (optional,))

@@ -61,8 +61,14 @@ def test_platform_dashboards_as_resources(any_stack):
         assert needle in topics
 
 
-def test_state_on_a_volume_is_backed_up_without_postgresql(any_stack):
+def test_state_in_postgresql_verified_tls_and_ha_in_prod(any_stack):
+    assert grafana.APP.claims[1] == grafana.DATABASE and not grafana.DATABASE.optional  # Keycloak needs it anyway
     g = _of(any_stack, "Grafana")["grafana"]["spec"]
-    assert g["persistentVolumeClaim"]["spec"]["storageClassName"] == "ceph-block"
-    schedules = {r.inputs["metadata"]["name"]: r.inputs for r in any_stack.of_type("kubernetes:velero.io/v1:Schedule")}
-    assert schedules["backup-grafana"]["spec"]["template"]["labelSelector"] == {"matchLabels": {"app": "grafana"}}
+    db = g["config"]["database"]
+    assert db["type"] == "postgres" and db["ssl_mode"] == "verify-full" and "persistentVolumeClaim" not in g
+    assert g["deployment"]["spec"]["replicas"] == (2 if any_stack.stack == "prod" else 1)
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in g["deployment"]["spec"]["template"]["spec"]
+           ["containers"][0]["env"] if "valueFrom" in e}
+    assert env["GF_DB_PASSWORD"] == grafana.DATABASE_SECRET == "grafana-postgresql"
+    served = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in any_stack.of_type("kubernetes:core/v1:Secret")}
+    assert ("monitoring", grafana.DATABASE_SECRET) in served and ("monitoring", grafana.ES_SECRET) in served

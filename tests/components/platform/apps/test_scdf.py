@@ -16,29 +16,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.platform.app import App, AppContext
-from components.platform.apps import APPS
 from components.platform.apps import scdf
-from components.platform.claims import Database, KafkaAccess
 from offline.audit import config_path, load_config, rule_config
 from policies.coprs_policies.base import Res
 from policies.coprs_policies.registry import BY_ID
 from tests.components.platform.helpers import is_custom_resource, manifest, platform_run
 
 NS = "processing"
-KEYS = {Database: ("host", "port", "dbname", "user", "password", "uri", "jdbc-uri", "ca.crt"),
-        KafkaAccess: ("bootstrap.servers", "security.protocol", "sasl.mechanism", "username", "password",
-                      "sasl.jaas.config", "ca.crt")}
-
-
-def serve_data(ctx: AppContext) -> None:
-    for kind, keys in KEYS.items():
-        for consumer, claim in ctx.claims(kind):
-            ns = claim.namespace or consumer.namespace
-            ctx.serve(consumer, claim, ctx.secret(claim.secret, keys, namespace=ns))
-
-
-STANDIN = App(name="standin-data", namespace="database", roles=("database", "kafka"), objects=serve_data)
 STREAMS = {"rs-s1-preparation": {"deployment": "rs-s1-preparation-v1", "topic": "rs-s1.preparation",
                                  "consumerGroup": "rs-s1", "minReplicas": 1, "maxReplicas": 6, "lagThreshold": 50}}
 OVERRIDES = {
@@ -48,7 +32,7 @@ OVERRIDES = {
 
 
 def run():
-    return platform_run("prod", OVERRIDES, apps=APPS + (STANDIN,))
+    return platform_run("prod", OVERRIDES)
 
 
 def scdf_objects(result) -> list:
@@ -231,8 +215,7 @@ def test_pods_the_deployers_create_pass_the_restricted_rules():
 
 
 def test_processing_taints_are_tolerated():
-    r = platform_run("prod", {**OVERRIDES, "coprs:nodeGroups.processing.taints": ["processing=true:NoSchedule"]},
-                     apps=APPS + (STANDIN,))
+    r = platform_run("prod", {**OVERRIDES, "coprs:nodeGroups.processing.taints": ["processing=true:NoSchedule"]})
     props = configs(r)["skipper"]["spring"]["cloud"]["skipper"]["server"]["platform"]["kubernetes"]["accounts"]["default"]
     assert props["tolerations"] == [{"key": "processing", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
 
@@ -298,9 +281,7 @@ def test_dashboard_route_without_gateway_oidc_and_flows():
 
 @pytest.mark.parametrize("role_app", ["postgresql", "kafka"])
 def test_without_postgresql_or_kafka_scdf_is_off_with_the_reason(role_app):
-    roles = {"postgresql": ("kafka",), "kafka": ("database",)}[role_app]
-    partial = App(name=f"standin-without-{role_app}", namespace="database", roles=roles, objects=serve_data)
-    r = platform_run("prod", None, apps=APPS + (partial,))
+    r = platform_run("dev", {f"coprs:platform.apps.{role_app}.enabled": False})
     reason = r.outputs["platform"]["disabledApps"]["scdf"]
     assert reason == f"needs {'database' if role_app == 'postgresql' else 'kafka'}"
     assert not scdf_objects(r)
@@ -312,7 +293,7 @@ def test_stream_scaling_settings_are_checked():
     bad = {**OVERRIDES, "coprs:platform.apps.scdf.settings.streamApps": {
         "x": {**STREAMS["rs-s1-preparation"], "minReplicas": 9, "maxReplicas": 2}}}
     with pytest.raises(ConfigError, match=r"platform\.apps\.scdf\.settings\.streamApps"):
-        platform_run("dev", bad, apps=APPS + (STANDIN,))
+        platform_run("dev", bad)
 
 
 def test_the_policy_pack_has_no_mandatory_finding_on_scdf():
