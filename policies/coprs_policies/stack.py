@@ -192,6 +192,12 @@ STATEFUL_CRS = {
 }
 
 
+def _state_elsewhere(r: Res, kind: str) -> bool:
+    """A Grafana keeping its state in an SQL server (its database's own backup covers it), not on a volume."""
+    return kind == "Grafana" and str(opt(r.props, "spec.config.database.type") or "") in ("postgres", "mysql") \
+        and not has(opt(r.props, "spec") or {}, "persistentVolumeClaim")
+
+
 def stateful_items(resources: list[Res], cfg: Cfg) -> list[tuple[Res, str, str]]:
     """(resource, namespace, what) for everything that holds data."""
     out = []
@@ -201,7 +207,7 @@ def stateful_items(resources: list[Res], cfg: Cfg) -> list[tuple[Res, str, str]]
             out.append((r, namespace_of(r), f"release {name_of(r)} ({chart_name(r)})"))
         elif is_kind(r.type, "StatefulSet", group="apps") or is_kind(r.type, "PersistentVolumeClaim", group="core"):
             out.append((r, namespace_of(r), f"{kind} {name_of(r)}"))
-        elif kind and (r.type.split(":")[1].split("/")[0], kind) in STATEFUL_CRS:
+        elif kind and (r.type.split(":")[1].split("/")[0], kind) in STATEFUL_CRS and not _state_elsewhere(r, kind):
             out.append((r, namespace_of(r), f"{kind} {name_of(r)}"))
     return [x for x in out if kind_of(x[0].type) not in cfg["exemptKinds"] and x[1] not in cfg["exemptNamespaces"]]
 
