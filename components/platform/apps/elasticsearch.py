@@ -265,6 +265,8 @@ def exporter_values(ctx: AppContext) -> dict:
         "extraEnvSecrets": {"ES_USERNAME": {"secret": user, "key": "username"},
                             "ES_PASSWORD": {"secret": user, "key": "password"}},
         "secretMounts": [{"name": "ssl", "secretName": f"{f.name}-tls", "path": "/ssl"}],
+        # its own account, no API token: it only talks to Elasticsearch
+        "serviceAccount": {"create": True, "name": f"{f.name}-exporter", "automountServiceAccountToken": False},
         "podSecurityContext": restricted_pod(65534),
         "securityContext": restricted_container(readOnlyRootFilesystem=True),
         "resources": ctx.resources("exporter", Resources("50m", "128Mi", "100m", "256Mi")).render(),

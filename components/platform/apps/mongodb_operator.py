@@ -33,6 +33,7 @@ def values(ctx: AppContext) -> dict:
             "replicas": 1,
             "watchNamespace": MONGODB_NAMESPACE,
             "watchedResources": ["mongodbcommunity"],
+            "enableClusterMongoDBRoles": False,  # no ClusterMongoDBRole is used: no cluster-wide role for them
             "affinity": ctx.affinity(),
             "resources": ctx.resources("operator", Resources("100m", "200Mi", memory_limit="1Gi")).render(),
             "podSecurityContext": {**RESTRICTED_POD, "runAsUser": 2000},
