@@ -49,6 +49,10 @@ def apps_key(apps: Optional[tuple]) -> str:
     return "default" if apps is None else ",".join(a.name for a in apps)
 
 
+# Overrides of runs that only look at the cloud and cluster layers: no platform, a quicker run.
+NO_PLATFORM = {"coprs:platform.enabled": False}
+
+
 def stack_run(stack: str, overrides: dict | None = None, apps: Optional[tuple] = None) -> RunResult:
     """The whole program for a stack under mocks; `apps` replaces the registry of platform apps."""
     if apps is None:

@@ -7,7 +7,7 @@ rule files (evaluated over the deduplicated, long-term view of Thanos Query).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 Severity = Literal["critical", "warning", "info"]
 
@@ -20,6 +20,7 @@ class Alert:
     runbook: str  # one line: what the operator does first
     severity: Severity = "warning"
     for_: str = "10m"
+    needs_standby: bool = False  # meaningful only when the service has replicas (PostgreSQL standbys)
 
     def render(self) -> dict:
         return {
@@ -76,7 +77,7 @@ PLATFORM_RULES: dict[str, tuple[Alert, ...]] = {
               "warning", "10m"),
         Alert("PostgreSQLNotReplicating", "max(cnpg_pg_replication_streaming_replicas) < 1",
               "The PostgreSQL primary has no streaming standby", "kubectl cnpg status postgresql -n database; restart the failed instance.",
-              "critical", "10m"),
+              "critical", "10m", needs_standby=True),
     ),
     "certificates": (
         Alert("CertificateExpiresSoon", "(certmanager_certificate_expiration_timestamp_seconds - time()) < 14 * 86400",
@@ -115,3 +116,26 @@ PLATFORM_RULES: dict[str, tuple[Alert, ...]] = {
               "warning", "15m"),
     ),
 }
+
+# The apps whose metrics each group reads: a group is declared only when one of them is deployed.
+RULE_APPS: dict[str, tuple[str, ...]] = {
+    "ceph": ("rook-ceph",), "kafka": ("kafka",), "elasticsearch": ("elasticsearch-processing", "elasticsearch-security"),
+    "postgresql": ("postgresql",), "certificates": ("cert-manager",), "backups": ("velero",),
+    "probes": ("blackbox-exporter",), "logs": ("fluent-bit", "loki"),
+}
+
+
+def platform_rules(cfg: Any, enabled: Callable[[str], bool]) -> dict[str, tuple[Alert, ...]]:
+    """The groups of PLATFORM_RULES this stack can evaluate: their apps deployed (the Kafka group needs our
+    brokers, not a managed Kafka), the standby alerts only where PostgreSQL has standbys."""
+    from .apps.postgresql import instances
+    from .claims import _kafka_external
+
+    out: dict[str, tuple[Alert, ...]] = {}
+    for group, alerts in PLATFORM_RULES.items():
+        if not any(enabled(a) for a in RULE_APPS[group]) or (group == "kafka" and _kafka_external(cfg) is not None):
+            continue
+        kept = tuple(a for a in alerts if not a.needs_standby or instances(cfg) > 1)
+        if kept:
+            out[group] = kept
+    return out

@@ -82,7 +82,7 @@ def expected_valid(groups: dict, ceph: bool) -> bool:
     return True
 
 
-@settings(max_examples=500, deadline=None, derandomize=True,
+@settings(max_examples=250, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(groups=node_groups(), ceph=st.booleans())
 def test_generated_node_groups(groups, ceph):

@@ -12,9 +12,8 @@ from offline import capacity as cap_mod
 from offline import diff as plan_diff
 from offline.plan import build_plan
 
-from tests.conftest import stack_run
+from tests.conftest import NO_PLATFORM, stack_run
 
-NO_PLATFORM = {"coprs:platform.enabled": False}
 PRICES = {"flavorsPerHour": {"s3.large.2": 0.05, "s3.xlarge.2": 0.1, "s3.xlarge.4": 0.2},
           "volumeGbPerMonth": {"SSD": 0.1, "default": 0.05}, "floatingIpPerMonth": 3, "loadBalancerPerMonth": 20}
 

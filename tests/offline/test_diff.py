@@ -9,14 +9,13 @@ import pytest
 
 from offline import diff as plan_diff
 from offline.plan import build_plan
-from tests.conftest import stack_run
+from tests.conftest import NO_PLATFORM, stack_run
 
 INSTANCE = "openstack:compute/instance:Instance"
 PORT = "openstack:networking/port:Port"
 
 
 # The platform layer adds nothing these diffs are about (it does not depend on nodes); skipping it keeps runs fast.
-NO_PLATFORM = {"coprs:platform.enabled": False}
 
 
 def plan_of(stack: str, overrides: dict | None = None) -> dict:

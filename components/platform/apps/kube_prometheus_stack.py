@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from ...config_types import Email, HostPort, HttpsUrl, LabelKey, pattern
-from ..alerting import PLATFORM_RULES, rule_group
+from ..alerting import platform_rules, rule_group
 from ..app import App, AppContext, AppSettings, Bucket, Chart, ChartRelease, UiRoute, Webhook
 from ..flows import HOSTS, WORLD, Flow, pods, tcp
 from ..placement import Resources, node_affinity, toleration
@@ -238,7 +238,7 @@ def values(ctx: AppContext) -> dict:
 def objects(ctx: AppContext) -> None:
     """The platform's alert rules (beyond the chart's defaults)."""
     release = ctx.releases[RELEASE]
-    for name, alerts in PLATFORM_RULES.items():
+    for name, alerts in platform_rules(ctx.cfg, ctx.enabled).items():
         ctx.custom_resource(f"platform-{name}", f"{MONITORING_CRDS}/v1", "PrometheusRule",
                             {"groups": [rule_group(f"platform-{name}", alerts)]},
                             labels={"app.kubernetes.io/part-of": "coprs"}, depends_on=(release,))

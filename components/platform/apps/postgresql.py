@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 from pydantic import Field
 
@@ -51,13 +53,19 @@ def _cron6(cron: str) -> str:
     return f"0 {cron}"
 
 
+def instances(cfg: Any) -> int:
+    """3 in prod (primary + 2 standbys), 1 in dev, or `platform.apps.postgresql.replicas`."""
+    replicas = cfg.platform.app(POSTGRESQL).replicas
+    return replicas if replicas is not None else (3 if cfg.environment == "prod" else 1)
+
+
 def cluster_spec(ctx: AppContext, roles: list[dict]) -> dict:
-    instances = ctx.replicas(3, 1)
+    count = instances(ctx.cfg)
     return {
-        "instances": instances,
+        "instances": count,
         "imageName": ctx.settings.image,
         "primaryUpdateStrategy": "unsupervised",
-        "enablePDB": instances > 1,
+        "enablePDB": count > 1,
         # The postgres superuser has no password: only local (peer) access through `kubectl cnpg psql` or
         # exec. Administration over the network uses the generated `coprs_admin` role (no SUPERUSER).
         "enableSuperuserAccess": False,

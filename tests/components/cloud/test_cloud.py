@@ -183,7 +183,7 @@ def test_outputs_carry_the_node_table_and_mask_the_ssh_key(any_stack: RunResult)
 
 @pytest.mark.parametrize("count", [0, 2])
 def test_node_group_counts_follow_config(count):
-    from tests.conftest import stack_run
+    from tests.conftest import NO_PLATFORM, stack_run
 
-    r = stack_run("dev", {"coprs:nodeGroups.processing.count": count})
+    r = stack_run("dev", {**NO_PLATFORM, "coprs:nodeGroups.processing.count": count})
     assert sum(1 for i in r.of_type(INSTANCE) if group_of(i) == "processing") == count

@@ -9,14 +9,13 @@ import yaml
 
 from components.config import ConfigError
 from offline.harness import SECRET, RunResult, iter_values, load_stack_input, run_stack, validate
-from tests.conftest import stack_run
+from tests.conftest import NO_PLATFORM, stack_run
 
 LOCAL = "command:local:Command"
 REMOTE = "command:remote:Command"
 PROVIDER = "pulumi:providers:kubernetes"
 EXISTING = {"coprs:cluster.mode": "existing", "coprs:network": None, "coprs:nodeGroups": None}
 # Variants that only matter to the cluster layer skip the platform layer: faster runs, same Kubespray steps.
-NO_PLATFORM = {"coprs:platform.enabled": False}
 
 
 def steps(run: RunResult) -> dict[str, object]:

@@ -9,9 +9,8 @@ from components.platform.exporters import GENERIC, SPECIFIC, TABLE, Declared, Sw
 from tests.components.platform.helpers import api_of, is_custom_resource, platform_run, releases
 
 # Settings that switch the opt-in exporters on (test values: the secret is the harness's dummy).
-OPT_IN = {"openstack-exporter": {"coprs:platform.apps.openstack-exporter.settings": {
-    "applicationCredentialId": "0123456789abcdef0123"}},
-          "openldap": {"coprs:platform.apps.openldap.settings": {"metrics": True}}}
+OPT_IN = {"coprs:platform.apps.openstack-exporter.settings": {"applicationCredentialId": "0123456789abcdef0123"},
+          "coprs:platform.apps.openldap.settings": {"metrics": True}}
 
 MONITOR_KINDS = {"ServiceMonitor", "PodMonitor", "Probe", "ScrapeConfig"}
 
@@ -58,7 +57,7 @@ def test_every_row_is_mapped_to_what_scrapes_it(any_stack):
             unscraped.append(row.exporter)
             continue
         assert row.app in registry and row.monitors, row.exporter  # an app of the program, and what scrapes it
-        result = platform_run(any_stack.stack, OPT_IN[row.app]) if row.opt_in else any_stack
+        result = platform_run(any_stack.stack, OPT_IN) if row.opt_in else any_stack
         assert _scraped(result, row), f"{row.exporter}: nothing scrapes it ({row.app})"
         scraped.append(row.exporter)
     assert unscraped == ["Etcd (Apisix)", "Object-storage"]

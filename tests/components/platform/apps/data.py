@@ -1,20 +1,16 @@
 """Shared fixtures of the data-service tests: extra consumers, cached runs, checks.
 
 The program's own consumers (Keycloak, Grafana, SCDF, Graylog, Fluent Bit, Fluentd) claim their data services;
-`claims_run` adds two test consumers for what none of them does (a user of the security cluster with a
-built-in role, an optional claim) and runs the platform layer once per stack with them (cached for the session).
+`claims_run` is the platform layer of a stack with them (the shared run cache).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Optional
 
 import pytest
 
-from components.platform.app import App
-from components.platform.apps import APPS
-from components.platform.claims import ElasticsearchUser, MongoUser
 from offline.harness import Recorded, RunResult
 from tests.components.platform.crd_schema import crd_schemas, schema_errors
 from tests.components.platform.helpers import manifest, platform_run
@@ -24,15 +20,9 @@ DATA_CHARTS = ("cloudnative-pg-0.29.0", "plugin-barman-cloud-0.7.0", "eck-operat
 SECRET_TYPE = "kubernetes:core/v1:Secret"
 RANDOM = "random:index/randomPassword:RandomPassword"
 
-CONSUMERS: tuple[App, ...] = (
-    App(name="test-siem", namespace="security", claims=(ElasticsearchUser.security("siem-reader", ("monitoring_user",)),)),
-    App(name="test-optional", namespace="monitoring", claims=(MongoUser("nobody", "x", optional=True),)),
-)
-
-
 def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
-    """The platform layer of a stack with the stand-in consumers registered (cached by platform_run)."""
-    return platform_run(stack, overrides, apps=APPS + CONSUMERS)
+    """The platform layer of a stack, every consumer of the data claims in it (cached by platform_run)."""
+    return platform_run(stack, overrides)
 
 
 # One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.

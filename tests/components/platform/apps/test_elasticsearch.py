@@ -40,13 +40,32 @@ def test_security_tls_and_users(name, ns, kibana, host):
     assert spec["secureSettings"] == [{"secretName": f"{'es-processing' if 'processing' in name else 'es-security'}-s3-keystore"}]
 
 
-def test_claims_are_served_by_the_right_cluster():
+def test_claims_are_served_by_the_right_cluster_with_their_index_rights():
+    import yaml
+
     r = claims_run("prod")
     d = secret(r, "logging", "elasticsearch-fluentd").inputs["stringData"]
     assert d["url"] == "https://elasticsearch-processing-es-http.database.svc:9200" and d["username"] == "fluentd"
-    d = secret(r, "security", "elasticsearch-security-siem-reader").inputs["stringData"]
-    assert d["url"] == "https://elasticsearch-security-es-http.security.svc:9200"
-    assert "elasticsearch-processing-user-siem-reader" not in {x.inputs["metadata"]["name"] for x in of_kind(r, "Secret")}
+    d = secret(r, "logging", "elasticsearch-security-fluentd").inputs["stringData"]
+    assert d["url"] == "https://elasticsearch-security-es-http.security.svc:9200" and d["username"] == "fluentd"
+    assert secret(r, "database", "elasticsearch-processing-user-fluentd").inputs["stringData"]["roles"] == "coprs_fluentd"
+    assert secret(r, "database", "elasticsearch-processing-user-grafana").inputs["stringData"]["roles"] == "coprs_grafana"
+    names = {(x.inputs["metadata"]["namespace"], x.inputs["metadata"]["name"]) for x in of_kind(r, "Secret")}
+    assert ("security", "elasticsearch-security-user-grafana") not in names  # Grafana reads processing only
+
+    def roles(ns, cluster):
+        return yaml.safe_load(secret(r, ns, f"{cluster}-roles").inputs["stringData"]["roles.yml"])
+
+    writer = {"create_index", "create_doc", "view_index_metadata", "auto_configure"}
+    processing, security = roles("database", "elasticsearch-processing"), roles("security", "elasticsearch-security")
+    assert processing["coprs_fluentd"]["indices"][0]["names"] == ["processing_trace-*"]
+    assert set(processing["coprs_fluentd"]["indices"][0]["privileges"]) == writer
+    assert set(security["coprs_fluentd"]["indices"][0]["privileges"]) == writer
+    assert security["coprs_fluentd"]["indices"][0]["names"] == ["security-*"]
+    assert processing["coprs_grafana"]["indices"] == [{"names": ["processing_trace-*"], "privileges": ["read", "view_index_metadata"]}]
+    assert "coprs_grafana" not in security
+    for body in (processing["coprs_fluentd"], security["coprs_fluentd"], processing["coprs_grafana"]):
+        assert body["cluster"] == ["monitor"]  # no write, delete or manage privilege anywhere
 
 
 def test_crs_match_the_eck_crds_and_hold_no_password():

@@ -73,6 +73,17 @@ def test_platform_alert_rules_with_runbooks(any_stack):
         assert a["annotations"]["runbook"] and a["annotations"]["summary"], name
         assert a["labels"]["severity"] in ("critical", "warning", "info") and a["expr"] and a["for"], name
     assert 'probe_success{job="ui-endpoints"}' in alerts["EndpointDown"]["expr"]
+    # no alert that cannot but fire: a standby alert only where PostgreSQL has standbys
+    assert ("PostgreSQLNotReplicating" in alerts) == (any_stack.stack == "prod")
+
+
+def test_alert_groups_follow_the_deployed_apps():
+    from tests.components.platform.apps.data import variant_run  # dev: external Kafka, PostgreSQL off
+
+    r = variant_run()
+    names = {x.inputs["metadata"]["name"] for x in r.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")}
+    assert "platform-kafka" not in names and "platform-postgresql" not in names  # nothing of ours to measure
+    assert {"platform-ceph", "platform-elasticsearch", "platform-certificates"} <= names
 
 
 def test_only_prometheus_scrapes_other_namespaces(any_stack):

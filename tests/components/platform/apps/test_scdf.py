@@ -28,6 +28,7 @@ STREAMS = {"rs-s1-preparation": {"deployment": "rs-s1-preparation-v1", "topic": 
 OVERRIDES = {
     "coprs:platform.apps.scdf.settings.registry": {"host": "registry.coprs.example.org", "username": "coprs-pull"},
     "coprs:platform.apps.scdf.settings.streamApps": STREAMS,
+    "coprs:nodeGroups.processing.taints": ["processing=true:NoSchedule"],  # the deployers must tolerate it
 }
 
 
@@ -215,7 +216,7 @@ def test_pods_the_deployers_create_pass_the_restricted_rules():
 
 
 def test_processing_taints_are_tolerated():
-    r = platform_run("prod", {**OVERRIDES, "coprs:nodeGroups.processing.taints": ["processing=true:NoSchedule"]})
+    r = run()
     props = configs(r)["skipper"]["spring"]["cloud"]["skipper"]["server"]["platform"]["kubernetes"]["accounts"]["default"]
     assert props["tolerations"] == [{"key": "processing", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
 
