@@ -123,6 +123,7 @@ class KafkaAccess(Claim):
     write: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     create: tuple[str, ...] = ()  # topics it creates itself (the brokers never auto-create)
+    describe: tuple[str, ...] = ()  # topics and consumer groups it only describes (lag, offsets: KEDA's scaler)
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name (the KafkaUser)")

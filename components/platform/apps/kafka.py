@@ -181,6 +181,8 @@ def acls(claim: KafkaAccess) -> list[dict]:
     out += [{"type": "allow", "resource": _resource("topic", t), "operations": ["Write", "Describe"]} for t in claim.write]
     out += [{"type": "allow", "resource": _resource("topic", t), "operations": ["Create", "Describe"]} for t in claim.create]
     out += [{"type": "allow", "resource": _resource("group", g), "operations": ["Read"]} for g in claim.groups]
+    out += [{"type": "allow", "resource": _resource(kind, d), "operations": ["Describe"]}
+            for d in claim.describe for kind in ("topic", "group")]
     return out
 
 
@@ -188,8 +190,8 @@ def _users(ctx: AppContext) -> dict[str, tuple[KafkaAccess, list]]:
     """user → (merged claim, consumers); one user claimed twice must ask for the same rights."""
     users: dict[str, tuple[KafkaAccess, list]] = {}
     for consumer, claim in claimed(ctx, KafkaAccess):
-        if claim.user in users and (users[claim.user][0].read, users[claim.user][0].write, users[claim.user][0].groups, users[claim.user][0].create) \
-                != (claim.read, claim.write, claim.groups, claim.create):
+        if claim.user in users and (users[claim.user][0].read, users[claim.user][0].write, users[claim.user][0].groups, users[claim.user][0].create, users[claim.user][0].describe) \
+                != (claim.read, claim.write, claim.groups, claim.create, claim.describe):
             raise ConfigError([f"two apps claim Kafka user {claim.user} with different ACLs "
                                f"({users[claim.user][1][0][0].name}, {consumer.name}): give each its own user"])
         users.setdefault(claim.user, (claim, []))[1].append((consumer, claim))

@@ -70,6 +70,14 @@ DATABASES = (Database("dataflow", clients=tuple(SERVER_PODS.items())), Database(
 # Stream topics are named after streams and apps (`<stream>.<app>`), groups after streams: SCDF's user needs them all.
 # The Kafka binder creates them (the brokers do not auto-create topics).
 KAFKA = KafkaAccess("scdf", read=("*",), write=("*",), groups=("*",), create=("*",))
+# KEDA's operator reads the stream apps' consumer lag with a user of its own that may only describe topics
+# and groups; its Secret sits in KEDA's namespace, where a ClusterTriggerAuthentication reads it, and the
+# claim's flow lets only the operator's pods reach the brokers (or the managed Kafka).
+KEDA_NAMESPACE = "infra"
+KEDA_OPERATOR_PODS = {"app.kubernetes.io/name": "keda-operator"}
+KEDA_LAG = KafkaAccess("keda-scdf", describe=("*",), namespace=KEDA_NAMESPACE, clients=tuple(KEDA_OPERATOR_PODS.items()))
+# the Kafka scaler's `sasl` parameter per SASL mechanism
+KEDA_SASL = {"SCRAM-SHA-512": "scram_sha512", "SCRAM-SHA-256": "scram_sha256", "PLAIN": "plaintext"}
 OIDC = OidcClient(client_id="scdf", host="processing", redirect_paths=(f"/login/oauth2/code/{OAUTH_PROVIDER}",), scopes=SCOPES)
 
 RegistryUser = pattern("a registry user name: letters, digits and . _ @ -", r"[A-Za-z0-9][A-Za-z0-9._@-]*", 255)
@@ -408,24 +416,32 @@ def _pod_monitor(ctx: AppContext, name: str, path: str, selector: dict) -> None:
                         {"selector": {"matchLabels": selector}, "podMetricsEndpoints": [endpoint]})
 
 
-def scaled_objects(ctx: AppContext, bootstrap: str) -> None:
-    """A TriggerAuthentication on SCDF's KafkaUser Secret and one ScaledObject per configured stream app."""
+def kafka_endpoint(cfg: Any) -> tuple[str, str]:
+    """(bootstrap servers, SASL mechanism) of the Kafka the stream apps use: ours, or the managed one."""
+    ext = (cfg.platform.app("kafka").settings or {}).get("external") or {}
+    return ext.get("bootstrapServers") or KAFKA_BOOTSTRAP, ext.get("saslMechanism") or "SCRAM-SHA-512"
+
+
+def scaled_objects(ctx: AppContext) -> None:
+    """A ClusterTriggerAuthentication on KEDA's lag user and one ScaledObject per configured stream app."""
     s: Settings = ctx.settings
     if not s.stream_apps:
         return
+    bootstrap, mechanism = kafka_endpoint(ctx.cfg)
     # The Kafka scaler reads the SASL mode and TLS switch as auth parameters (pkg/scalers/kafka_scaler.go
-    # parseKafkaAuthParams): no credential, but a Secret is what a TriggerAuthentication reads.
+    # parseKafkaAuthParams): no credential, but a Secret is what a trigger authentication reads; a cluster one
+    # reads the Secrets of KEDA's own namespace (KEDA_CLUSTER_OBJECT_NAMESPACE, the operator's by default).
     modes = k8s.core.v1.Secret(
-        logical("scdf", "secret", ctx.namespace, KEDA_MODES), metadata={"name": KEDA_MODES, "namespace": ctx.namespace,
-                                                                        "labels": _labels(KEDA_MODES)},
-        type="Opaque", string_data={"sasl": "scram_sha512", "tls": "enable"}, opts=ctx.opts())
-    auth = ctx.custom_resource("scdf-kafka", "keda.sh/v1alpha1", "TriggerAuthentication", {"secretTargetRef": [
+        logical("scdf", "secret", KEDA_NAMESPACE, KEDA_MODES),
+        metadata={"name": KEDA_MODES, "namespace": KEDA_NAMESPACE, "labels": _labels(KEDA_MODES)},
+        type="Opaque", string_data={"sasl": KEDA_SASL[mechanism], "tls": "enable"}, opts=ctx.opts(namespace=KEDA_NAMESPACE))
+    auth = ctx.custom_resource("scdf-kafka", "keda.sh/v1alpha1", "ClusterTriggerAuthentication", {"secretTargetRef": [
         {"parameter": "sasl", "name": KEDA_MODES, "key": "sasl"},
         {"parameter": "tls", "name": KEDA_MODES, "key": "tls"},
-        {"parameter": "username", "name": KAFKA.secret, "key": "username"},
-        {"parameter": "password", "name": KAFKA.secret, "key": "password"},
-        {"parameter": "ca", "name": KAFKA.secret, "key": "ca.crt"},
-    ]}, depends_on=(modes,))
+        {"parameter": "username", "name": KEDA_LAG.secret, "key": "username"},
+        {"parameter": "password", "name": KEDA_LAG.secret, "key": "password"},
+        {"parameter": "ca", "name": KEDA_LAG.secret, "key": "ca.crt"},
+    ]}, cluster_scoped=True, depends_on=(modes,))
     for app, sc in sorted(s.stream_apps.items()):
         ctx.custom_resource(app, "keda.sh/v1alpha1", "ScaledObject", {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": sc.deployment},
@@ -435,7 +451,7 @@ def scaled_objects(ctx: AppContext, bootstrap: str) -> None:
                 "type": "kafka",
                 "metadata": {"bootstrapServers": bootstrap, "consumerGroup": sc.consumer_group, "topic": sc.topic,
                              "lagThreshold": str(sc.lag_threshold)},
-                "authenticationRef": {"name": "scdf-kafka"},
+                "authenticationRef": {"name": "scdf-kafka", "kind": "ClusterTriggerAuthentication"},
             }],
         }, depends_on=(auth,))
 
@@ -461,13 +477,13 @@ def objects(ctx: AppContext) -> None:
         _pod_monitor(ctx, SERVER, "/management/prometheus", SERVER_PODS)
         _pod_monitor(ctx, SKIPPER, "/actuator/prometheus", SKIPPER_PODS)
     if ctx.enabled("keda"):
-        scaled_objects(ctx, KAFKA_BOOTSTRAP)
+        scaled_objects(ctx)
 
 
 APP = App(
     name="scdf",
     namespace=NAMESPACE,
-    claims=(*DATABASES, KAFKA, OIDC),
+    claims=(*DATABASES, KAFKA, KEDA_LAG, OIDC),
     optional=("keda",),
     settings=Settings,
     validate=validate,

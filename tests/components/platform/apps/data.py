@@ -26,7 +26,7 @@ def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
 
 
 # One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.
-EXTERNAL_CREDENTIALS = '{"scdf": {"username": "u-scdf", "password": "p-scdf"}, "graylog": {"username": "u-gl", "password": "p-gl"}, "fluentd": {"username": "u-fd", "password": "p-fd"}, "fluent-bit": {"username": "u-fb", "password": "p-fb"}}'
+EXTERNAL_CREDENTIALS = '{"scdf": {"username": "u-scdf", "password": "p-scdf"}, "graylog": {"username": "u-gl", "password": "p-gl"}, "fluentd": {"username": "u-fd", "password": "p-fd"}, "fluent-bit": {"username": "u-fb", "password": "p-fb"}, "keda-scdf": {"username": "u-kd", "password": "p-kd"}}'
 VARIANT = {
     "coprs:platform.apps.kafka.settings": {"external": {
         "bootstrapServers": "kafka-1.managed.example:9094,kafka-2.managed.example:9094",

@@ -48,7 +48,7 @@ def test_the_2023_log_topics():
 def test_one_user_per_claim_with_its_acls_and_secret_before_the_client():
     r = claims_run("prod")
     users = {x.inputs["metadata"]["name"]: x for x in of_kind(r, "KafkaUser")}
-    assert set(users) == {"coprs-admin", "scdf", "graylog", "fluentd", "fluent-bit"}
+    assert set(users) == {"coprs-admin", "scdf", "graylog", "fluentd", "fluent-bit", "keda-scdf"}
 
     def rights(user):
         return {(a["resource"]["type"], a["resource"]["name"], a["resource"]["patternType"], tuple(a["operations"]))

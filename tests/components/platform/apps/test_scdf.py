@@ -248,9 +248,11 @@ def unknown_fields(value: Any, schema: dict, where: str = "") -> list[str]:
 
 
 def test_scaled_objects_are_valid_against_keda_2_20_2():
-    crs = [manifest(r) for r in scdf_objects(run()) if is_custom_resource(r) and manifest(r)["apiVersion"] == "keda.sh/v1alpha1"]
+    result = run()
+    crs = [manifest(r) for r in result.resources if is_custom_resource(r) and manifest(r)["apiVersion"] == "keda.sh/v1alpha1"
+           and r.urn.rpartition("::")[2].startswith("scdf-")]
     kinds = {c["kind"]: c for c in crs}
-    assert set(kinds) == {"ScaledObject", "TriggerAuthentication"}
+    assert set(kinds) == {"ScaledObject", "ClusterTriggerAuthentication"}
     for cr in crs:
         schema = keda_schema(cr["kind"])
         body = {k: v for k, v in cr.items() if k != "metadata"}
@@ -259,9 +261,22 @@ def test_scaled_objects_are_valid_against_keda_2_20_2():
     so = kinds["ScaledObject"]["spec"]
     assert so["scaleTargetRef"]["name"] == "rs-s1-preparation-v1" and (so["minReplicaCount"], so["maxReplicaCount"]) == (1, 6)
     assert so["triggers"][0]["metadata"]["lagThreshold"] == "50"
-    refs = kinds["TriggerAuthentication"]["spec"]["secretTargetRef"]
-    assert {r["parameter"]: r["name"] for r in refs} == {"sasl": "scdf-keda-kafka", "tls": "scdf-keda-kafka",
-                                                         "username": "kafka-scdf", "password": "kafka-scdf", "ca": "kafka-scdf"}
+    assert so["triggers"][0]["authenticationRef"] == {"name": "scdf-kafka", "kind": "ClusterTriggerAuthentication"}
+    refs = kinds["ClusterTriggerAuthentication"]["spec"]["secretTargetRef"]
+    assert {r["parameter"]: r["name"] for r in refs} == {"sasl": "scdf-keda-kafka", "tls": "scdf-keda-kafka", "username":
+                                                         "kafka-keda-scdf", "password": "kafka-keda-scdf", "ca": "kafka-keda-scdf"}
+    # a cluster trigger authentication reads KEDA's namespace: both Secrets are there, and only the operator's
+    # pods reach the brokers, as a user that may only describe topics and groups
+    secrets = {(manifest(r)["metadata"]["namespace"], manifest(r)["metadata"]["name"]) for r in result.resources
+               if r.type == "kubernetes:core/v1:Secret"}
+    assert {("infra", "scdf-keda-kafka"), ("infra", "kafka-keda-scdf")} <= secrets
+    policies = {manifest(r)["metadata"]["name"]: manifest(r)["spec"] for r in result.resources
+                if r.type.endswith("NetworkPolicy") and manifest(r)["metadata"]["namespace"] == "infra"}
+    egress = policies["allow-kafka-client-kafka-keda-scdf-out"]
+    assert egress["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "keda-operator"}}
+    (user,) = [manifest(r) for r in result.resources if is_custom_resource(r) and manifest(r)["kind"] == "KafkaUser"
+               and manifest(r)["metadata"]["name"] == "keda-scdf"]
+    assert {tuple(a["operations"]) for a in user["spec"]["authorization"]["acls"]} == {("Describe",)}
 
 
 def test_dashboard_route_without_gateway_oidc_and_flows():
