@@ -214,6 +214,9 @@ class App:
     after_apps: Optional[Hook] = None  # what this app does for the others once all are declared (routes, authorizations)
     stateful: bool = False  # holds data: must declare its backups
     backups: tuple[Backup, ...] = ()
+    # Days its backups are kept when its settings say so (e.g. settings.backupRetentionDays): the backup
+    # records then carry what the app really configures, not the declaration's default.
+    backup_retention: Optional[Callable[["AppContext"], Optional[int]]] = None
     endpoints: Mapping[str, str] = field(default_factory=dict)  # addresses other apps use, e.g. {"prometheus": url}
     description: str = ""
 
@@ -454,7 +457,10 @@ class AppDeployment(pulumi.ComponentResource):
             previous = [release]
         if app.objects:
             app.objects(ctx)
+        days = app.backup_retention(ctx) if app.backup_retention else None
         for b in app.backup_declarations():
+            if days:
+                b = replace(b, retention_days=days)
             if b.method != "velero" or registry.has_role("backups"):
                 declare_backup(ctx, b)
         if ctx.app_cfg.storage_gb is not None and not ctx.sized_volumes:

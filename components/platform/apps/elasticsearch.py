@@ -331,6 +331,7 @@ def app(f: Flavour) -> App:
         claims=(Bucket(suffix=f.bucket, secret=f.keystore_secret, format="eck-keystore"),),
         stateful=True,
         apiserver=False,  # Elasticsearch, Kibana, the exporter and the settings Job never call the Kubernetes API
+        backup_retention=lambda ctx: snapshot_retention(ctx, f),
         backups=(Backup(method="elasticsearch-snapshot", bucket=f.bucket, schedule="30 1 * * *",
                         retention_days=f.retention_days or 36500,  # no expiry: "lifetime" (2023)
                         restore=f"POST _snapshot/{REPOSITORY}/<snapshot>/_restore; SLM retention "

@@ -184,6 +184,7 @@ APP = App(
     stateful=True,
     backups=(Backup(method="cnpg-barman", restore="Cluster bootstrapped with recovery from the ObjectStore "
                     "postgresql-backups; retention settings.backupRetentionDays (README: Restore)"),),
+    backup_retention=lambda ctx: ctx.settings.backup_retention_days,
     flows=(
         Flow("postgresql-object-store", pods(POSTGRESQL_NAMESPACE, POSTGRESQL_PODS), WORLD, (Port(443),),
              "Barman Cloud → S3 (WAL archive, base backups)"),

@@ -127,3 +127,16 @@ def test_exporter_reads_the_cluster_with_its_own_user_over_tls(name, ns, kibana,
         c = pod["containers"][0]
         args = " ".join(c.get("command", []) + c.get("args", []))
         assert "--es.ca=/ssl/ca.crt" in args and "--es.uri=https://" in args
+
+
+def test_backup_records_carry_the_configured_retention():
+    from components.storage.backups import declared_backups
+    from tests.components.platform.apps.data import variant_run  # elasticsearch-security: snapshotRetentionDays 90
+
+    def days(result, app):
+        return declared_backups(result.resources)[app].props["metadata"]["annotations"]["backup.coprs.esa.int/retention-days"]
+
+    assert days(variant_run(), "elasticsearch-security") == "90"
+    assert days(claims_run("prod"), "elasticsearch-security") == "180"  # the seed's 6 months by default
+    assert days(claims_run("prod"), "postgresql") == "30"  # settings.backupRetentionDays
+
