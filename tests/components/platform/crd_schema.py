@@ -1,7 +1,7 @@
 """Custom resources against their operators' CRD schemas (openAPIV3Schema), strictly.
 
-The CRDs come from the pinned charts unpacked under `$CHARTS` (default /work/charts: the chart folders
-of APP-HELPER.md, never committed): plain files in `crds/`, or the rendered templates (helm-python-sdk)
+The CRDs come from the pinned charts unpacked under `$CHARTS` (one folder `<chart>-<version>` each, as for
+`make render CHARTS=dir`; never committed, default /work/charts): plain files in `crds/`, or the rendered templates (helm-python-sdk)
 of charts whose CRDs are templates. Strict means required fields present and no unknown field: every
 object schema with properties and no `x-kubernetes-preserve-unknown-fields` gets
 `additionalProperties: false`. When the charts are not there the tests using this skip and say so.
@@ -54,7 +54,7 @@ def crd_schemas(charts: tuple[str, ...]) -> dict[tuple[str, str], dict]:
     """(apiVersion, kind) → strict schema of the whole object, from the named chart folders."""
     missing = [c for c in charts if not (CHARTS / c / "Chart.yaml").exists()]
     if missing:
-        pytest.skip(f"chart sources not unpacked under {CHARTS}: {', '.join(missing)} (see APP-HELPER.md)")
+        pytest.skip(f"chart sources not unpacked under {CHARTS}: {', '.join(missing)} (set CHARTS to the unpacked pinned charts)")
     out: dict[tuple[str, str], dict] = {}
     for chart in charts:
         for doc in _documents(CHARTS / chart):

@@ -1,8 +1,8 @@
 """Spring Cloud Data Flow + Skipper: typed objects, configuration keys of the 2.11.5 sources, pods that pass
 `restricted`, KEDA objects valid against KEDA 2.20.2's CRDs, and SCDF off without its data services.
 
-PostgreSQL and Kafka are issue 12's apps: a stand-in app plays their roles here and serves the claims the way
-INTERFACES.md says (a Secret with the agreed keys in SCDF's namespace); Keycloak (issue 14) serves `OidcClient`."""
+PostgreSQL and Kafka serve SCDF's `Database` and `KafkaAccess` claims (Secrets in its namespace; KEDA's lag user's in
+infra); Keycloak serves its `OidcClient`."""
 
 from __future__ import annotations
 
