@@ -3,7 +3,8 @@
 - a StatefulSet of 2 (1 in dev) consuming the log pipeline's topics with consumer group `fluentd`
   (`rdkafka_group`: librdkafka, since ruby-kafka cannot join groups on Kafka 4), over SASL_SSL /
   SCRAM-SHA-512 with the KafkaUser `fluentd`'s Secret `kafka-fluentd` (KafkaAccess claim) and its CA;
-- `fluentbit.trace` (REPORTS) → Elasticsearch processing, daily index `processing_trace-YYYY.MM.DD`;
+- `fluentbit.trace` (REPORTS) → Elasticsearch processing, daily index `processing_trace-YYYY.MM.DD`
+  (bulk `create`, append only: its users may create those indices and add documents, nothing else);
   the security topics → Elasticsearch security, one daily index per stream; both with the
   `ElasticsearchUser` Secrets of the data issue (url, user, password, CA; certificates verified);
 - file buffers on a ceph-block volume per replica, retried forever and blocking the input when full, so
@@ -117,6 +118,7 @@ def outputs() -> str:
     include_tag_key true
     verify_es_version_at_startup true
     suppress_type_name true
+    write_operation create
     <buffer tag, time>
       @type file
       path {BUFFERS}/{sink.name}

@@ -6,12 +6,10 @@ import re
 
 from components.platform.apps import fluentd
 from components.platform.placement import Resources, node_affinity
-from components.platform.apps import APPS
-from components.platform.registry import enabled_apps
 
 
 class _Ctx:
-    """What fluentd.values reads (the app is off until the data issue's apps exist)."""
+    """What fluentd.values reads."""
 
     service_monitors = True
     prod = True
@@ -33,11 +31,26 @@ def _blocks(text: str, tag: str) -> list[str]:
     return re.findall(rf"<{tag}[^>]*>(.*?)</{tag}>", text, re.S)
 
 
-def test_off_until_kafka_and_elasticsearch_exist(any_stack):
-    on, off = enabled_apps(any_stack.config, APPS, {"object-storage": "storage"})
-    names = {a.name for a in on}
-    if not {"kafka", "elasticsearch-processing", "elasticsearch-security"} <= names:
-        assert off["fluentd"].startswith("needs ")
+def test_deployed_after_the_secrets_its_claims_are_served():
+    from tests.components.platform.helpers import ancestors, platform_run, releases
+
+    for stack in ("dev", "prod"):
+        r = platform_run(stack)
+        assert "fluentd" not in r.outputs["platform"]["disabledApps"]
+        release = releases(r)["fluentd"]
+        served = {x.inputs["metadata"]["name"]: x for x in r.of_type("kubernetes:core/v1:Secret")
+                  if x.inputs["metadata"]["namespace"] == "logging"}
+        for secret in ("kafka-fluentd", "elasticsearch-fluentd", "elasticsearch-security-fluentd"):
+            assert served[secret].urn in ancestors(r, release), secret  # the release waits for it
+
+
+def test_writes_are_append_only_as_its_users_allow():
+    # bulk `create` is what create_doc permits (the `index` default would need the index privilege)
+    assert all("write_operation create" in m for m in _blocks(fluentd.outputs(), "match"))
+    for sink in fluentd.SINKS:
+        name, body = sink.claim.index_role
+        assert body["indices"] == [{"names": [f"{sink.index}-*"],
+                                    "privileges": ["create_index", "create_doc", "view_index_metadata", "auto_configure"]}]
 
 
 def test_every_kafka_source_uses_tls_and_scram():
