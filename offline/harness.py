@@ -29,6 +29,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.secret_config import needed_secrets
 
 from .fakes import DEFAULT_FAKERS, FAKE_KUBECONFIG, Faker, RecordingMocks
+from .gc_pause import paused_gc
 from .recorded import SECRET, Recorded, RunResult, iter_values, strip_secrets
 from .stack_input import ROOT, StackInput, load_stack_input, stack_names, validate
 
@@ -214,6 +215,19 @@ def run_stack(
 
     Raises ConfigError (one line) for a bad stack config, before anything is declared.
     """
+    with paused_gc():
+        return _run_stack(stack, overrides, root, document, program, fakers, require_secrets)
+
+
+def _run_stack(
+    stack: str,
+    overrides: Optional[dict[str, Any]],
+    root: Path,
+    document: Optional[dict],
+    program: Optional[Callable[[], Any]],
+    fakers: Optional[dict[str, Faker]],
+    require_secrets: Optional[bool],
+) -> RunResult:
     si = load_stack_input(stack, overrides, root, document, require_secrets)
     cfg = validate(si)
     mocks = RecordingMocks(cfg)
