@@ -31,6 +31,7 @@ from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
 from . import policy_config
+from .gc_pause import one_shot_process
 from .harness import PROJECT, run_stack
 from .output import emit
 from .render import add_chart_args, apply_chart_args
@@ -446,4 +447,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from components.config import ConfigError
 
-from .gc_pause import paused_gc
+from .gc_pause import one_shot_process, paused_gc
 from .harness import run_stack
 from .output import emit
 from .recorded import RunResult
@@ -196,4 +196,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())
