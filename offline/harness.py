@@ -211,12 +211,40 @@ async def _resolve_depends_on(depends_on: Any) -> set[pulumi.Resource]:
     outer = pulumi.Output._from_input_shallow(depends_on)
     all_deps = set(await outer.resources())
     for item in await outer.future() or []:
+        if isinstance(item, pulumi.Resource):  # what from_input makes of it: itself, no other dependency
+            all_deps.add(item)
+            continue
         inner = pulumi.Output.from_input(item)
         all_deps |= await inner.resources()
         direct = await inner.future()
         if direct is not None:
             all_deps.add(direct)
     return all_deps
+
+
+_SDK_CREATE_URN = presource.create_urn
+
+
+def _create_urn(name: Any, type_: Any, parent: Any = None, project: Any = None, stack: Any = None) -> pulumi.Output:
+    """The SDK's `create_urn`, straight from plain strings: it builds the same URN through an Output.all and
+    two applies, for every resource (the URN a registration would get without a monitor, computed even
+    with one) and every alias. The result is the same known, not secret Output with no dependencies;
+    a parent Resource takes one apply on its URN (the same dependencies); anything else (an Output) goes to
+    the SDK's own."""
+    if not all(isinstance(v, str) for v in (name, type_, project if project is not None else "",
+                                              stack if stack is not None else "")):
+        return _SDK_CREATE_URN(name, type_, parent, project, stack)
+    if isinstance(parent, pulumi.Resource):
+        return parent.urn.apply(lambda u: u[0 : u.rfind("::")] + "$" + type_ + "::" + name)
+    if parent is not None and not isinstance(parent, str):
+        return _SDK_CREATE_URN(name, type_, parent, project, stack)
+    if parent is not None:
+        prefix = parent[0 : parent.rfind("::")] + "$"
+    else:
+        stack = settings.get_stack() if stack is None else stack
+        project = settings.get_project() if project is None else project
+        prefix = "urn:pulumi:" + stack + "::" + project + "::"
+    return pulumi.Output.from_input(prefix + type_ + "::" + name)
 
 
 # What the run swaps in the SDK, restored after it (module, attribute, replacement).
@@ -226,6 +254,7 @@ _SDK_PATCHES = (
     (presource, "_get_stack_trace", source_pb2.StackTrace),
     (cycle_breaker, "_add_dep", _add_dep),
     (pdepends_on, "_resolve_depends_on", _resolve_depends_on),
+    (presource, "create_urn", _create_urn),
 )
 
 
