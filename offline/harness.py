@@ -11,6 +11,7 @@ Used by the tests, `make plan`, `make audit`, `make inventory` and the benchmark
 from __future__ import annotations
 
 import asyncio
+import functools
 import runpy
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pulumi
+from pulumi.output import _OutputData
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import _depends_on as pdepends_on
 from pulumi.runtime import resource_cycle_breaker as cycle_breaker
@@ -222,6 +224,32 @@ async def _resolve_depends_on(depends_on: Any) -> set[pulumi.Resource]:
     return all_deps
 
 
+def _transfer_properties(res: pulumi.Resource, props: Any, custom: bool) -> dict[str, Callable[..., None]]:
+    """`rpc.transfer_properties` with one future per property: the SDK gives each property of each resource
+    four futures and a task that waits on them to build the Output's state (100,000 properties at 1,000
+    workers: the most objects of a run); the resolver builds that state itself and completes the one
+    future. Same values, dependencies (the resource and what the engine reports), known and secret flags;
+    a failure fails the Output the same way."""
+    resolvers: dict[str, Callable[..., None]] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # handled by the SDK elsewhere
+        data: asyncio.Future = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve_property, res, data)
+        res.__dict__[name] = pulumi.Output._from_data(data)
+    return resolvers
+
+
+def _resolve_property(res: pulumi.Resource, data: asyncio.Future, value: Any, is_known: bool, is_secret: bool,
+                      deps: Optional[set], failed: Optional[Exception]) -> None:
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
 _SDK_CREATE_URN = presource.create_urn
 
 
@@ -255,6 +283,7 @@ _SDK_PATCHES = (
     (cycle_breaker, "_add_dep", _add_dep),
     (pdepends_on, "_resolve_depends_on", _resolve_depends_on),
     (presource, "create_urn", _create_urn),
+    (rpc, "transfer_properties", _transfer_properties),
 )
 
 
