@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import runpy
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -301,13 +301,15 @@ def _patched_sdk() -> Iterator[None]:
 
 class _ImmediateExecutor(ThreadPoolExecutor):
     """Runs submitted work inline (Pulumi's own test workaround for flaky hangs, pulumi/pulumi#7663) and hands
-    back a future already done: no thread ever starts, so no registration waits on a thread hop."""
+    back an asyncio future already done: no thread ever starts, and `run_in_executor` returns that future
+    as it is (a concurrent one would be chained to the loop through its self-pipe, a write per call)."""
 
-    def __init__(self):
+    def __init__(self, loop: asyncio.AbstractEventLoop):
         super().__init__(max_workers=1)
+        self._loop = loop
 
     def submit(self, fn, *args, **kwargs):  # type: ignore[override]
-        done: Future = Future()
+        done = self._loop.create_future()
         done.set_result(fn(*args, **kwargs))
         return done
 
@@ -348,7 +350,7 @@ def _run_stack(
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    executor = _ImmediateExecutor()
+    executor = _ImmediateExecutor(loop)
     loop.set_default_executor(executor)
     try:
         settings.reset_options(project=PROJECT, stack=stack, preview=False, organization="organization")
