@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from components.config import MAX_NODES_PER_GROUP, NODE_PREFIX
+from offline.gc_pause import one_shot_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKERS = (50, 100, 200, 500, 1000, 2000)
@@ -303,4 +304,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

@@ -31,6 +31,7 @@ from policies.coprs_policies.base import ResourceRule, StackRule
 from policies.coprs_policies.registry import PACK_NAME, RULES
 
 from . import policy_config
+from .gc_pause import one_shot_process
 from .harness import PROJECT, run_stack
 from .output import emit
 from .render import add_chart_args, apply_chart_args
@@ -238,6 +239,7 @@ def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> 
     report = AuditReport(result.stack, config_label)
     by_urn = result.by_urn()
     resources: Optional[list[Subject]] = None
+    types: set[str] = set()
     graph: Optional[list[PolicyResource]] = None
     for rule in RULES:
         level = enforcement(rule, config)
@@ -247,9 +249,12 @@ def audit(result: RunResult, config: dict[str, Any], config_label: str = "") -> 
         cfg = rule_config(rule, config)
         finding = lambda message, urn, name, typ: _finding(rule, level, message, urn, name, typ)  # noqa: E731
         if isinstance(rule, ResourceValidationPolicy):
-            resources = resources if resources is not None else subjects(result)
+            if resources is None:
+                resources = subjects(result)
+                types = {sub.type for sub in resources}
+            wanted = {t for t in types if rule.applies_to(t)}  # asked once per type, not per resource
             for sub in resources:
-                if not rule.applies_to(sub.type):
+                if sub.type not in wanted:
                     continue
                 report.checked[rule.rule_id] = report.checked.get(rule.rule_id, 0) + 1
                 found, na = _run(rule, sub.args(cfg))
@@ -446,4 +451,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

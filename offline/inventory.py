@@ -18,6 +18,7 @@ import yaml
 
 from components.config import ConfigError
 
+from .gc_pause import one_shot_process
 from .harness import run_stack
 
 INVENTORY, GROUP_VARS = "inventory", "inventoryGroupVars"
@@ -91,4 +92,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

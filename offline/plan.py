@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from components.config import ConfigError
 
+from .gc_pause import one_shot_process, paused_gc
 from .harness import run_stack
 from .output import emit
 from .recorded import RunResult
@@ -65,6 +66,11 @@ def extensions() -> list[Any]:
 
 def build_sections(result: RunResult) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The plan JSON and each extension's summary lines, by the extension's module name."""
+    with paused_gc():
+        return _build_sections(result)
+
+
+def _build_sections(result: RunResult) -> tuple[dict[str, Any], dict[str, list[str]]]:
     plan = result.plan()
     plan["fakedSecrets"] = result.faked_secrets
     plan["secrets"] = {"needed": result.needed_secrets, "missing": result.faked_secrets}
@@ -190,4 +196,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

@@ -28,6 +28,7 @@ from policies.coprs_policies.rendered import release_input
 from policies.coprs_policies.rendering import charts
 from policies.coprs_policies.rendering.render import Rendered, render
 
+from .gc_pause import one_shot_process
 from .harness import run_stack
 from .recorded import RunResult
 
@@ -108,4 +109,5 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
+    one_shot_process()
     sys.exit(main())

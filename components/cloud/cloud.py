@@ -98,20 +98,21 @@ class Cloud(pulumi.ComponentResource):
             self.api_endpoint = control_plane[0].private_ip
         self.bastion_addresses = [n.public_ip for n in self.nodes if n.role == "bastion" and n.public_ip is not None]
         self.ingress_address = self.ingress_lb.public_ip or self.ingress_lb.vip_address
-        self.node_table: pulumi.Output[list[dict]] = pulumi.Output.all(
-            *[
-                pulumi.Output.all(n.private_ip, n.public_ip).apply(
-                    lambda ips, n=n: {
-                        "name": n.name,
-                        "group": n.group,
-                        "role": n.role,
-                        "privateIp": ips[0],
-                        "publicIp": ips[1],
-                        "labels": n.labels,
-                        "taints": n.taints,
-                    }
-                )
-                for n in self.nodes
+        # One Output over every node's addresses and one apply building the rows: an Output.all over
+        # per-node Outputs of dicts would unwrap each row deeply (dozens of Outputs a node at 1,000 nodes).
+        addresses = pulumi.Output.all(*(ip for n in self.nodes for ip in (n.private_ip, n.public_ip)))
+        self.node_table: pulumi.Output[list[dict]] = addresses.apply(
+            lambda ips: [
+                {
+                    "name": n.name,
+                    "group": n.group,
+                    "role": n.role,
+                    "privateIp": ips[2 * i],
+                    "publicIp": ips[2 * i + 1],
+                    "labels": dict(n.labels),
+                    "taints": list(n.taints),
+                }
+                for i, n in enumerate(self.nodes)
             ]
         )
         self.register_outputs(
