@@ -129,11 +129,11 @@ def platform_rules(cfg: Any, enabled: Callable[[str], bool]) -> dict[str, tuple[
     """The groups of PLATFORM_RULES this stack can evaluate: their apps deployed (the Kafka group needs our
     brokers, not a managed Kafka), the standby alerts only where PostgreSQL has standbys."""
     from .apps.postgresql import instances
-    from .claims import _kafka_external
+    from .claims import kafka_external
 
     out: dict[str, tuple[Alert, ...]] = {}
     for group, alerts in PLATFORM_RULES.items():
-        if not any(enabled(a) for a in RULE_APPS[group]) or (group == "kafka" and _kafka_external(cfg) is not None):
+        if not any(enabled(a) for a in RULE_APPS[group]) or (group == "kafka" and kafka_external(cfg)):
             continue
         kept = tuple(a for a in alerts if not a.needs_standby or instances(cfg) > 1)
         if kept:

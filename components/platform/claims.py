@@ -269,9 +269,14 @@ def claim_flows(app: "App", cfg: Any, has_role: Callable[[str], bool]) -> list[F
 ELASTICSEARCH_NAMESPACES = {"elasticsearch-processing": "database", "elasticsearch-security": "security"}
 
 
+def kafka_external(cfg: Any) -> Optional[Mapping[str, Any]]:
+    """`platform.apps.kafka.settings.external` (the managed Kafka the clients use instead of ours), or None."""
+    return (cfg.platform.app(KAFKA).settings or {}).get("external") or None
+
+
 def _kafka_external(cfg: Any) -> Optional[dict]:
     """The external Kafka's egress (CIDRs and ports) when `platform.apps.kafka.settings.external` is set."""
-    ext = (cfg.platform.app(KAFKA).settings or {}).get("external")
+    ext = kafka_external(cfg)
     if not ext:
         return None
     ports = sorted({int(s.rsplit(":", 1)[1]) for s in str(ext.get("bootstrapServers", "")).split(",") if ":" in s})

@@ -9,6 +9,7 @@ CHART = Chart("keda", "https://kedacore.github.io/charts", "2.20.2")
 NAMESPACE = "infra"
 WEBHOOK_PODS = {"app.kubernetes.io/name": "keda-admission-webhooks"}
 METRICS_API_PODS = {"app.kubernetes.io/name": "keda-operator-metrics-apiserver"}
+OPERATOR_PODS = {"app.kubernetes.io/name": "keda-operator"}  # the scalers run here (they reach the event sources)
 
 
 def values(ctx: AppContext) -> dict:

@@ -41,10 +41,11 @@ from pydantic.alias_generators import to_camel
 from ...config import NAMESPACE as CONFIG_NS, ConfigError, oidc_issuer
 from ...config_types import DnsName, LabelKey, pattern
 from ..app import App, AppContext, AppSettings, UiRoute, logical
-from ..claims import Database, KafkaAccess
+from ..claims import Database, KafkaAccess, kafka_external
 from ..flows import WORLD, Flow, Port, pods
 from ..identity import SCDF_SCOPES, OidcClient
 from ..placement import Resources, node_affinity, toleration
+from .keda import NAMESPACE as KEDA_NAMESPACE, OPERATOR_PODS as KEDA_OPERATOR_PODS
 
 NAMESPACE = "processing"
 VERSION = "2.11.5"
@@ -73,8 +74,6 @@ KAFKA = KafkaAccess("scdf", read=("*",), write=("*",), groups=("*",), create=("*
 # KEDA's operator reads the stream apps' consumer lag with a user of its own that may only describe topics
 # and groups; its Secret sits in KEDA's namespace, where a ClusterTriggerAuthentication reads it, and the
 # claim's flow lets only the operator's pods reach the brokers (or the managed Kafka).
-KEDA_NAMESPACE = "infra"
-KEDA_OPERATOR_PODS = {"app.kubernetes.io/name": "keda-operator"}
 KEDA_LAG = KafkaAccess("keda-scdf", describe=("*",), namespace=KEDA_NAMESPACE, clients=tuple(KEDA_OPERATOR_PODS.items()))
 # the Kafka scaler's `sasl` parameter per SASL mechanism
 KEDA_SASL = {"SCRAM-SHA-512": "scram_sha512", "SCRAM-SHA-256": "scram_sha256", "PLAIN": "plaintext"}
@@ -418,7 +417,7 @@ def _pod_monitor(ctx: AppContext, name: str, path: str, selector: dict) -> None:
 
 def kafka_endpoint(cfg: Any) -> tuple[str, str]:
     """(bootstrap servers, SASL mechanism) of the Kafka the stream apps use: ours, or the managed one."""
-    ext = (cfg.platform.app("kafka").settings or {}).get("external") or {}
+    ext = kafka_external(cfg) or {}
     return ext.get("bootstrapServers") or KAFKA_BOOTSTRAP, ext.get("saslMechanism") or "SCRAM-SHA-512"
 
 
