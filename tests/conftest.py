@@ -10,6 +10,7 @@ Treat every result as read-only.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -42,6 +43,10 @@ def cached_run(key: str, stack: str, program: Optional[Callable[[], Any]] = None
     full = f"{key}:{stack}:{json.dumps(overrides or {}, sort_keys=True)}"
     if full not in _CACHE:
         _CACHE[full] = run_stack(stack, overrides, program=program)
+        # The run's own object graph is garbage now; what stays (the recorded result) is kept for the session:
+        # collect once, then move the survivors out of the collector's sight so later collections stay small.
+        gc.collect()
+        gc.freeze()
     return _CACHE[full]
 
 
