@@ -69,7 +69,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from ..config import NAMESPACE as CONFIG_NS, AppConfig, ConfigError, StackConfig
-from ..storage.backups import Backup, declare_backup
+from ..storage.backups import VELERO_GROUP, Backup, declare_backup
 from .claims import Bucket, Claim
 from .flows import HOSTS, Flow, Peer, Port, pods, tcp
 from .placement import Resources, node_affinity
@@ -461,8 +461,13 @@ class AppDeployment(pulumi.ComponentResource):
         for b in app.backup_declarations():
             if days:
                 b = replace(b, retention_days=days)
-            if b.method != "velero" or registry.has_role("backups"):
+            if b.method != "velero":
                 declare_backup(ctx, b)
+            elif registry.has_role("backups"):
+                if registry.has_crds(VELERO_GROUP):
+                    declare_backup(ctx, b)
+                else:  # the backups player comes after this app: its Schedule once every app is declared
+                    registry.deferred_backups.append((app.name, b))
         if ctx.app_cfg.storage_gb is not None and not ctx.sized_volumes:
             raise ConfigError([f"{CONFIG_NS}:platform.apps.{app.name}.storageGb = {ctx.app_cfg.storage_gb}: "
                                f"{app.name} has no volume to size"])

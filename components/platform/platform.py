@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from ..config import NamespaceConfig, StackConfig
 from .app import App, AppDeployment
 from .apps import APPS
+from ..storage.backups import declare_backup
 from .claims import Bucket
 from .claims import claim_flows
 from .flows import PRIVATE_RANGES, Flow, FlowEnvironment, baseline_flows, expand
@@ -99,6 +100,10 @@ class Platform(pulumi.ComponentResource):
         for a in self.enabled.values():
             deps = [self.apps[d] for d in sorted(registry.after[a.name])]
             self.apps[a.name] = AppDeployment(registry.contexts[a.name], deps, opts=child)
+        # Schedules of apps deployed before the backups player, declared by it (a child of the app would make
+        # the player, which waits for the app, wait for a Schedule that needs the player's CRDs: a cycle).
+        for _, backup in registry.deferred_backups:
+            declare_backup(registry.contexts[registry.players["backups"]], backup)
         for a in self.enabled.values():
             if a.after_apps:
                 a.after_apps(registry.contexts[a.name])

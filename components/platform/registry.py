@@ -159,6 +159,9 @@ class Registry:
         self.oidc_clients: dict[str, Any] = {}  # client id → what the identity app registers (routes.RouteClient)
         self.parent: Optional[pulumi.Resource] = None  # the platform component
         self._crds: dict[str, pulumi.Resource] = {}
+        # Velero Schedules of apps deployed before the backups player (whose CRDs they need): declared by the
+        # platform once every app is (an app the monitoring stack orders first, e.g. Alertmanager's silences).
+        self.deferred_backups: list[tuple[str, Any]] = []  # (declaring app, Backup)
         self._served: dict[str, list[pulumi.Resource]] = {}
         self._access: dict[str, AppAccess] = {}
 
@@ -184,6 +187,9 @@ class Registry:
 
     def register_crds(self, group: str, provider: pulumi.Resource) -> None:
         self._crds[group] = provider
+
+    def has_crds(self, group: str) -> bool:
+        return group in self._crds
 
     def crd_provider(self, group: str, for_app: str) -> pulumi.Resource:
         if group not in self._crds:

@@ -30,7 +30,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 VELERO_NAMESPACE = "velero"
-VELERO_API = "velero.io/v1"
+VELERO_GROUP = "velero.io"
+VELERO_API = f"{VELERO_GROUP}/v1"
 SCHEDULE_TYPE = "kubernetes:velero.io/v1:Schedule"
 CONFIG_MAP_TYPE = "kubernetes:core/v1:ConfigMap"
 APP_COMPONENT_TYPE = "coprs:platform:App"

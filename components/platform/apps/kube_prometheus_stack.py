@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from ...config_types import Email, HostPort, HttpsUrl, LabelKey, pattern
 from ..alerting import platform_rules, rule_group
+from ...storage.backups import Backup
 from ..app import App, AppContext, AppSettings, Bucket, Chart, ChartRelease, UiRoute, Webhook
 from ..flows import HOSTS, WORLD, Flow, pods, tcp
 from ..placement import Resources, node_affinity, toleration
@@ -281,5 +282,9 @@ APP = App(
     optional=("cert-manager",),
     objects=objects,
     settings=Settings,
+    # Alertmanager's silences and notification log live on its volumes (Prometheus' data is in Thanos' bucket).
+    stateful=True,
+    backups=(Backup(selector=ALERTMANAGER_PODS, schedule="45 3 * * *", retention_days=7,
+                    restore="velero restore of the alertmanager pods and their volumes (silences); the rest is code"),),
     description="Prometheus ×2 + Thanos sidecar, Alertmanager, node-exporter, kube-state-metrics, default rules",
 )

@@ -105,3 +105,17 @@ def test_bad_settings_name_the_key():
     with pytest.raises(ConfigError, match=r"settings\.alertReceivers\.0\.webhookUrl"):
         platform_run("dev", {"coprs:platform.apps.kube-prometheus-stack.settings": {
             "alertReceivers": [{"name": "ops", "webhookUrl": "http://plain.example.org"}]}})
+
+
+def test_alertmanager_silences_are_backed_up_by_velero(any_stack):
+    from components.storage.backups import declared_backups, missing_backups
+
+    schedule = declared_backups(any_stack.resources)["kube-prometheus-stack"]
+    spec = schedule.props["spec"]
+    assert spec["template"]["labelSelector"] == {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+    assert spec["template"]["includedNamespaces"] == ["monitoring"] and spec["template"]["ttl"] == "168h0m0s"
+    # declared by the backups player (Velero is ordered after the monitoring app: a child of it would be a cycle)
+    (recorded,) = [r for r in any_stack.of_type("kubernetes:velero.io/v1:Schedule")
+                   if r.inputs["metadata"]["name"] == "backup-kube-prometheus-stack"]
+    assert recorded.parent.endswith("coprs:platform:App::velero")
+    assert missing_backups(any_stack.resources) == []
