@@ -138,6 +138,10 @@ class MongoUser(Claim):
     user: str
     database: str
     secret: str = field(default="", kw_only=True)  # default f"mongodb-{user}"
+    # False: a client whose driver cannot be given our CA (a JVM without a truststore it can be handed) connects
+    # without TLS of its own, inside the mesh, whose mTLS encrypts and authenticates the hop; the replica set then
+    # accepts both (preferTLS). Every other client, and the members among themselves, use TLS.
+    tls: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         _check(self, "user", K8S_NAME, "a Kubernetes object name")

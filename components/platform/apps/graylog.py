@@ -217,7 +217,9 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, name=RELEASE),),
     # The claims' flows: the server and its data nodes → MongoDB; the server's Kafka input → the brokers.
-    claims=(MongoUser(user="graylog", database="graylog", clients=tuple(PODS.items())),
+    # Graylog's JVMs (server, Data Node) trust only their JDK's CAs and chart 1.0.0 can mount them no truststore:
+    # they reach MongoDB without TLS of their own, through the mesh's mTLS (MongoUser.tls=False).
+    claims=(MongoUser(user="graylog", database="graylog", clients=tuple(PODS.items()), tls=False),
             KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,), clients=tuple(SERVER_PODS.items()))),
     routes=(UiRoute("security", SERVICE, WEB_PORT, oidc_client="graylog", plugins=(REMOTE_USER_PLUGIN,)),),
     depends_on=("cert-manager",),

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ...storage.backups import Backup
+from ...config import ConfigError
 from ..app import App, AppContext, AppSettings
 from ..claims import MONGODB, MONGODB_NAMESPACE, MONGODB_PODS, MONGODB_PORT, MongoUser, claimed, serve
 from ..datastore import (InternalCa, cert_manager_server_tls, credentials, password, pod_anti_affinity,
@@ -87,6 +88,10 @@ def objects(ctx: AppContext) -> None:
                                                                     "readWriteAnyDatabase")], protect=True)
     credentials(ctx, f"mongodb-user-{ADMIN_USER}", {"username": ADMIN_USER, "password": admin})
     consumers = claimed(ctx, MongoUser)
+    plain = sorted({c.name for c, claim in consumers if not claim.tls})
+    if plain and not ctx.registry.has_role("mesh"):
+        raise ConfigError([f"{', '.join(plain)} reach MongoDB inside the mesh (mTLS) because their drivers cannot be given "
+                           "its CA: enable the linkerd app, or disable them"])
     passwords = {}
     for _, claim in consumers:
         if claim.user not in passwords:
@@ -102,7 +107,8 @@ def objects(ctx: AppContext) -> None:
         "version": ctx.settings.version,
         "security": {
             "authentication": {"modes": ["SCRAM"], "ignoreUnknownUsers": False},
-            "tls": {"enabled": True, "optional": False, "certificateKeySecretRef": {"name": TLS_SECRET},
+            "tls": {"enabled": True, "optional": any(not c.tls for _, c in consumers),
+                    "certificateKeySecretRef": {"name": TLS_SECRET},
                     "caCertificateSecretRef": {"name": TLS_SECRET}},
         },
         "users": users,
@@ -114,7 +120,8 @@ def objects(ctx: AppContext) -> None:
     servers = ",".join(hosts(members))
     for consumer, claim in consumers:
         pw = passwords[claim.user]
-        uri = (f"@{servers}/{claim.database}?replicaSet={MONGODB}&tls=true&authSource=admin")
+        tls = "&tls=true" if claim.tls else ""
+        uri = f"@{servers}/{claim.database}?replicaSet={MONGODB}{tls}&authSource=admin"
         serve(ctx, consumer, claim, {
             "uri": pw.apply(lambda p, u=claim.user, rest=uri: f"mongodb://{u}:{p}{rest}"),
             "username": claim.user, "password": pw, "ca.crt": ca.cert_pem,

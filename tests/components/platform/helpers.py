@@ -142,6 +142,10 @@ def waiting_apps(apps: Optional[tuple] = None) -> set[str]:
     return {a.name for a in apps if any(not c.optional and c.role not in played for c in a.claims)}
 
 
+# Without the mesh (Graylog reaches MongoDB through the mesh's mTLS only: off too).
+NO_MESH = {"coprs:platform.apps.linkerd.enabled": False, "coprs:platform.apps.graylog.enabled": False}
+
+
 # One platform variant for the identity/security tests: another realm, no API-server OIDC, a new taint.
 IDENTITY_VARIANT = {
     "coprs:cluster.oidc.realm": "rs",

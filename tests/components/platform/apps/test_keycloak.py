@@ -9,7 +9,7 @@ import yaml
 
 from components.platform.apps import keycloak
 from components.platform.identity import GROUPS, KUBELOGIN_REDIRECTS, SCDF_SCOPES, OidcClient
-from tests.components.platform.helpers import platform_run, releases, served_run
+from tests.components.platform.helpers import NO_MESH, platform_run, releases, served_run
 
 ROUTE = "kubernetes:apisix.apache.org/v2:ApisixRoute"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -181,7 +181,7 @@ def test_only_the_gateway_may_send_proxy_headers(prod):
 
 
 def test_without_the_mesh_proxies_are_the_pod_network():
-    r = platform_run("dev", {"coprs:platform.apps.linkerd.enabled": False})
+    r = platform_run("dev", NO_MESH)
     env = {e["name"]: e for e in yaml.safe_load(releases(r)["keycloak"].inputs["values"]["extraEnv"])}
     assert env["KC_PROXY_TRUSTED_ADDRESSES"]["value"] == r.config.cluster.pod_cidr
 

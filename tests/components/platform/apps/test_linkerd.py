@@ -3,7 +3,7 @@ authorizations of unmeshed callers), and nothing meshed without it."""
 
 from __future__ import annotations
 
-from tests.components.platform.helpers import (INFRA_AFFINITY, NAMESPACE, NETWORK_POLICY, ancestors, in_namespace, pinned,
+from tests.components.platform.helpers import (NO_MESH, INFRA_AFFINITY, NAMESPACE, NETWORK_POLICY, ancestors, in_namespace, pinned,
                                                platform_run, policy_names, releases)
 
 REPO, VERSION = "https://helm.linkerd.io/edge", "2026.8.3"
@@ -55,7 +55,7 @@ def test_meshed_namespaces_reach_the_control_plane_and_open_the_proxy_port(dev):
 
 
 def test_without_linkerd_nothing_is_meshed():
-    r = platform_run("dev", {"coprs:platform.apps.linkerd.enabled": False})
+    r = platform_run("dev", NO_MESH)
     for ns in r.of_type(NAMESPACE):
         assert ns.inputs["metadata"]["annotations"]["linkerd.io/inject"] == "disabled"
     names = {p.inputs["metadata"]["name"] for p in r.of_type(NETWORK_POLICY)}

@@ -20,12 +20,14 @@ def test_authentication_and_tls_on_users_generated():
     r = claims_run("prod")
     spec = one(r, "MongoDBCommunity", "mongodb")["spec"]
     assert spec["security"]["authentication"]["modes"] == ["SCRAM"]
-    assert spec["security"]["tls"]["enabled"] is True and spec["security"]["tls"]["optional"] is False
+    # TLS on; Graylog's JVMs cannot be handed the CA, so they connect inside the mesh and mongod prefers TLS
+    assert spec["security"]["tls"]["enabled"] is True and spec["security"]["tls"]["optional"] is True
     users = {u["name"]: u for u in spec["users"]}
     assert {"name": "readWrite", "db": "graylog"} in users["graylog"]["roles"]
     assert users["graylog"]["passwordSecretRef"] == {"name": "mongodb-user-graylog", "key": "password"}
     d = secret(r, "security", "mongodb-graylog").inputs["stringData"]
-    assert d["uri"].startswith("mongodb://graylog:") and "tls=true" in d["uri"] and "/graylog?replicaSet=mongodb" in d["uri"]
+    assert d["uri"].startswith("mongodb://graylog:") and "tls=true" not in d["uri"] and "/graylog?replicaSet=mongodb" in d["uri"]
+    assert d["ca.crt"]  # for clients that can use it
     cert = one(r, "Certificate", "mongodb-tls")["spec"]
     assert "*.mongodb-svc.database.svc.cluster.local" in cert["dnsNames"]
 
@@ -41,3 +43,15 @@ def test_volumes_backed_up_by_velero():
     assert schedule["template"]["includedNamespaces"] == ["database"]
     assert schedule["template"]["labelSelector"] == {"matchLabels": {"app": "mongodb-svc"}}
     assert schedule["template"]["defaultVolumesToFsBackup"] is True
+
+
+
+def test_a_client_without_tls_needs_the_mesh():
+    import pytest
+
+    from components.config import ConfigError
+    from tests.components.platform.helpers import platform_run
+
+    with pytest.raises(ConfigError, match="graylog reach MongoDB inside the mesh"):
+        platform_run("dev", {"coprs:platform.apps.linkerd.enabled": False})
+
