@@ -131,12 +131,13 @@ POD_SECURITY = {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS,
                 "seccompProfile": {"type": "RuntimeDefault"}}
 CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
 
-# The Kafka binder of stream and task apps: credentials from the KafkaUser's Secret, the CA as a PEM truststore.
+# The Kafka binder of stream and task apps: brokers, SASL mechanism and credentials from the claim's Secret (ours
+# or the managed Kafka's, whose mechanism may differ), the CA as a PEM truststore.
 KAFKA_ENV = (("SPRING_CLOUD_STREAM_KAFKA_BINDER_BROKERS", "bootstrap.servers"),
+             ("SPRING_CLOUD_STREAM_KAFKA_BINDER_CONFIGURATION_SASL_MECHANISM", "sasl.mechanism"),
              ("SPRING_CLOUD_STREAM_KAFKA_BINDER_CONFIGURATION_SASL_JAAS_CONFIG", "sasl.jaas.config"))
 BINDER = {
     "spring.cloud.stream.kafka.binder.configuration.security.protocol": "SASL_SSL",
-    "spring.cloud.stream.kafka.binder.configuration.sasl.mechanism": "SCRAM-SHA-512",
     "spring.cloud.stream.kafka.binder.configuration.ssl.truststore.type": "PEM",
     "spring.cloud.stream.kafka.binder.configuration.ssl.truststore.location": f"{KAFKA_CA_DIR}/ca.crt",
 }

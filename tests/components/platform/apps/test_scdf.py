@@ -196,6 +196,11 @@ def test_pods_the_deployers_create_pass_the_restricted_rules():
     doc = configs(run())["skipper"]
     props = doc["spring"]["cloud"]["skipper"]["server"]["platform"]["kubernetes"]["accounts"]["default"]
     assert props["requests"] == {"cpu": "500m", "memory": "1024Mi"} and props["limits"] == props["requests"]
+    # the binder's brokers, SASL mechanism and JAAS config come from the claim's Secret (ours or the managed Kafka's)
+    assert {(r["envVarName"], r["dataKey"]) for r in props["secretKeyRefs"] if r["secretName"] == "kafka-scdf"} == {
+        ("SPRING_CLOUD_STREAM_KAFKA_BINDER_BROKERS", "bootstrap.servers"),
+        ("SPRING_CLOUD_STREAM_KAFKA_BINDER_CONFIGURATION_SASL_MECHANISM", "sasl.mechanism"),
+        ("SPRING_CLOUD_STREAM_KAFKA_BINDER_CONFIGURATION_SASL_JAAS_CONFIG", "sasl.jaas.config")}
     assert props["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0][
         "matchExpressions"] == [{"key": "node-role.kubernetes.io/processing", "operator": "Exists"}]
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rs-s1-preparation-v1", "namespace": NS},
