@@ -14,6 +14,7 @@ import pytest
 from offline.harness import Recorded, RunResult
 from tests.components.platform.crd_schema import crd_schemas, schema_errors
 from tests.components.platform.helpers import manifest, platform_run
+from tests.conftest import stack_run
 
 DATA_CHARTS = ("cloudnative-pg-0.29.0", "plugin-barman-cloud-0.7.0", "eck-operator-3.5.0",
                "strimzi-kafka-operator-1.2.0", "mongodb-kubernetes-1.9.1")
@@ -21,8 +22,9 @@ SECRET_TYPE = "kubernetes:core/v1:Secret"
 RANDOM = "random:index/randomPassword:RandomPassword"
 
 def claims_run(stack: str, overrides: Optional[dict] = None) -> RunResult:
-    """The platform layer of a stack, every consumer of the data claims in it (cached by platform_run)."""
-    return platform_run(stack, overrides)
+    """A stack with every consumer of the data claims: the whole program's run as the other tests share it, or the
+    platform layer alone for a variant (both cached)."""
+    return stack_run(stack) if overrides is None else platform_run(stack, overrides)
 
 
 # One variant run covers the settings: external Kafka, a snapshot retention from config, PostgreSQL off.

@@ -18,7 +18,7 @@ def test_releases_in_order_after_cert_manager():
 
 def test_webhook_reachable_through_default_deny_and_mesh():
     r = claims_run("prod")
-    names = {(x.type.split(":")[-1], x.inputs["metadata"]["name"]) for x in r.resources if x.custom and "metadata" in x.inputs}
+    names = {(x.type.split(":")[-1], x.inputs["metadata"]["name"]) for x in r.resources if x.type.startswith("kubernetes:") and "metadata" in x.inputs}
     assert ("NetworkPolicy", "allow-cloudnative-pg-webhook-in") in names
     assert ("Server", "cloudnative-pg-webhook") in names and ("AuthorizationPolicy", "cloudnative-pg-webhook") in names
     server = next(manifest(x) for x in r.resources if x.type.endswith(":Server") and x.inputs["metadata"]["name"] == "cloudnative-pg-webhook")

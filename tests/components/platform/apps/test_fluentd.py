@@ -32,10 +32,11 @@ def _blocks(text: str, tag: str) -> list[str]:
 
 
 def test_deployed_after_the_secrets_its_claims_are_served():
-    from tests.components.platform.helpers import ancestors, platform_run, releases
+    from tests.components.platform.helpers import ancestors, releases
+    from tests.conftest import stack_run
 
     for stack in ("dev", "prod"):
-        r = platform_run(stack)
+        r = stack_run(stack)
         assert "fluentd" not in r.outputs["platform"]["disabledApps"]
         release = releases(r)["fluentd"]
         served = {x.inputs["metadata"]["name"]: x for x in r.of_type("kubernetes:core/v1:Secret")
