@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...config import NAMESPACE as CONFIG_NS, ConfigError
 from ...storage.backups import DEFAULT_RETENTION_DAYS, DEFAULT_SCHEDULE, Backup
@@ -45,7 +45,15 @@ POSTGRES_UID = 26  # the postgres user of the CNPG images
 
 class Settings(AppSettings):
     backup_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1, le=3650)
-    image: str = IMAGE
+    # a pinned PostgreSQL operand image: registry/path with a tag other than `latest`, or a digest
+    image: str = Field(IMAGE, pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if value.endswith(":latest"):
+            raise ValueError("must be pinned: a tag other than latest, or a digest")
+        return value
 
 
 def _cron6(cron: str) -> str:

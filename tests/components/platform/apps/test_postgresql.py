@@ -135,3 +135,13 @@ def test_claims_check_their_names_and_default_their_secrets():
                 lambda: MongoUser("a b", "x"), lambda: Database("ok", secret="Bad_Secret")):
         with pytest.raises(ValueError, match="must be|reserved"):
             bad()
+
+
+def test_the_operand_image_must_be_pinned():
+    import pytest
+
+    from components.config import ConfigError
+    from tests.components.platform.helpers import platform_run
+
+    with pytest.raises(ConfigError, match=r"platform\.apps\.postgresql\.settings\.image.*pinned"):
+        platform_run("dev", {"coprs:platform.apps.postgresql.settings": {"image": "ghcr.io/cloudnative-pg/postgresql:latest"}})
