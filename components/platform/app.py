@@ -377,12 +377,24 @@ class AppContext:
 
     def opts(self, *, namespace: Optional[str] = None, depends_on: tuple = (), crd_group: Optional[str] = None,
              **kw: Any) -> pulumi.ResourceOptions:
-        """Options for an object of this app: parent, its namespace baseline, CRD provider."""
+        """Options for an object of this app: parent, its namespace baseline, what was served for its claims (an
+        operator's CR names those Secrets as a release's values do), CRD provider."""
         ns = namespace if namespace is not None else self.namespace
-        deps = [*depends_on, *self.registry.namespace_deps(ns)]
+        deps = [*depends_on, *self.registry.namespace_deps(ns), *self.registry.served(self.app.name)]
         if crd_group:
             deps.append(self.registry.crd_provider(crd_group, self.app.name))
         return pulumi.ResourceOptions(parent=self.component, depends_on=deps, **kw)
+
+    def monitor(self, name: str, pods: Mapping[str, str], *endpoints: Mapping[str, Any], service: bool = False,
+                depends_on: tuple = ()) -> Optional[k8s.apiextensions.CustomResource]:
+        """A PodMonitor of this app's pods (a ServiceMonitor with `service`: `pods` then selects its Service) with
+        these scrape endpoints, once an app plays "monitoring"; nothing before (no CRD, nobody to scrape)."""
+        if not self.service_monitors:
+            return None
+        kind, key = ("ServiceMonitor", "endpoints") if service else ("PodMonitor", "podMetricsEndpoints")
+        return self.custom_resource(name, "monitoring.coreos.com/v1", kind,
+                                    {"selector": {"matchLabels": dict(pods)}, key: [dict(e) for e in endpoints]},
+                                    depends_on=depends_on)
 
     def custom_resource(self, name: str, api_version: str, kind: str, spec: Any, *, namespace: Optional[str] = None,
                         cluster_scoped: bool = False, labels: Optional[dict] = None,

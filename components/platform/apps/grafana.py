@@ -28,7 +28,7 @@ from ..claims import Database, ElasticsearchUser
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
 from ..identity import OidcClient
-from .kube_prometheus_stack import DASHBOARDS as KPS_DASHBOARDS, MONITORING_APP, MONITORING_CRDS, NAMESPACE, RELEASE as KPS
+from .kube_prometheus_stack import DASHBOARDS as KPS_DASHBOARDS, MONITORING_APP, NAMESPACE, RELEASE as KPS
 from .loki import QUERY_URL as LOKI_URL, TENANT
 from .thanos import QUERY_URL as THANOS_URL
 
@@ -202,13 +202,10 @@ def objects(ctx: AppContext) -> None:
             ctx.custom_resource(f"{KPS}-{name}", API, "GrafanaDashboard", {
                 "instanceSelector": {"matchLabels": INSTANCE_LABELS}, "folder": "Kubernetes", "resyncPeriod": "24h",
                 "configMapRef": {"name": f"{KPS}-{name}", "key": f"{name}.json"}}, depends_on=(instance,))
-    if ctx.service_monitors:
-        # Grafana's own metrics (/metrics on its HTTP port, container port "grafana-http"); the operator has its
-        # chart's ServiceMonitor.
-        ctx.custom_resource(INSTANCE, f"{MONITORING_CRDS}/v1", "PodMonitor", {
-            "selector": {"matchLabels": GRAFANA_PODS},
-            "podMetricsEndpoints": [{"port": "grafana-http", "path": "/metrics", "interval": "60s"}],
-        }, depends_on=(instance,))
+    # Grafana's own metrics (/metrics on its HTTP port, container port "grafana-http"); the operator has its
+    # chart's ServiceMonitor.
+    ctx.monitor(INSTANCE, GRAFANA_PODS, {"port": "grafana-http", "path": "/metrics", "interval": "60s"},
+                depends_on=(instance,))
 
 
 APP = App(

@@ -168,11 +168,8 @@ def objects(ctx: AppContext) -> None:
              {"kind": "ServiceAccount", "name": CONFIG_JOB, "namespace": NAMESPACE}],
             lambda: ctx.opts(crd_group="policy.linkerd.io"),
         )
-    if ctx.service_monitors:
-        ctx.custom_resource(RELEASE, "monitoring.coreos.com/v1", "ServiceMonitor", {
-            "selector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}},
-            "endpoints": [{"port": "metrics", "path": "/api/metrics/prometheus", "interval": "2m"}],
-        })
+    ctx.monitor(RELEASE, {"app.kubernetes.io/instance": RELEASE},
+                {"port": "metrics", "path": "/api/metrics/prometheus", "interval": "2m"}, service=True)
     configuration_job(ctx)
 
 

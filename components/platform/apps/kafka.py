@@ -269,20 +269,12 @@ def objects(ctx: AppContext) -> None:
             serve(ctx, consumer, c, client_secret(KAFKA_BOOTSTRAP, "SASL_SSL", "SCRAM-SHA-512", user, pw, ca.cert_pem),
                   depends_on=(kafka_user,))
 
-    if ctx.service_monitors:
-        ctx.custom_resource(logical(KAFKA, "brokers"), "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": {**CLUSTER_LABEL, "strimzi.io/kind": "Kafka"}},
-            "podMetricsEndpoints": [{"port": "tcp-prometheus", "interval": "2m"}],
-        })
-        # the topic and user operators (Strimzi's own example monitor: port `healthcheck`, /metrics)
-        ctx.custom_resource(logical(KAFKA, "entity-operator"), "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": {**CLUSTER_LABEL, "app.kubernetes.io/name": "entity-operator"}},
-            "podMetricsEndpoints": [{"port": "healthcheck", "path": "/metrics", "interval": "2m"}],
-        })
-        ctx.custom_resource(logical(KAFKA, "exporter"), "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": {**CLUSTER_LABEL, "strimzi.io/name": f"{KAFKA}-kafka-exporter"}},
-            "podMetricsEndpoints": [{"port": "tcp-prometheus", "interval": "2m"}],
-        })
+    metrics = {"port": "tcp-prometheus", "interval": "2m"}
+    ctx.monitor(logical(KAFKA, "brokers"), {**CLUSTER_LABEL, "strimzi.io/kind": "Kafka"}, metrics)
+    # the topic and user operators (Strimzi's own example monitor: port `healthcheck`, /metrics)
+    ctx.monitor(logical(KAFKA, "entity-operator"), {**CLUSTER_LABEL, "app.kubernetes.io/name": "entity-operator"},
+                {"port": "healthcheck", "path": "/metrics", "interval": "2m"})
+    ctx.monitor(logical(KAFKA, "exporter"), {**CLUSTER_LABEL, "strimzi.io/name": f"{KAFKA}-kafka-exporter"}, metrics)
 
 
 APP = App(

@@ -126,13 +126,10 @@ def objects(ctx: AppContext) -> None:
             "uri": pw.apply(lambda p, u=claim.user, rest=uri: f"mongodb://{u}:{p}{rest}"),
             "username": claim.user, "password": pw, "ca.crt": ca.cert_pem,
         }, depends_on=(rs,))
-    if ctx.service_monitors:
-        ctx.custom_resource(MONGODB, "monitoring.coreos.com/v1", "ServiceMonitor", {
-            "selector": {"matchLabels": {"app": SERVICE}},
-            "endpoints": [{"port": "prometheus", "interval": "2m", "scheme": "http",
-                           "basicAuth": {"username": {"name": PROMETHEUS_SECRET, "key": "username"},
-                                         "password": {"name": PROMETHEUS_SECRET, "key": "password"}}}],
-        })
+    ctx.monitor(MONGODB, {"app": SERVICE}, {
+        "port": "prometheus", "interval": "2m", "scheme": "http",
+        "basicAuth": {"username": {"name": PROMETHEUS_SECRET, "key": "username"},
+                      "password": {"name": PROMETHEUS_SECRET, "key": "password"}}}, service=True)
 
 
 APP = App(

@@ -178,11 +178,8 @@ def values(ctx: AppContext) -> dict:
 
 
 def objects(ctx: AppContext) -> None:
-    if ctx.settings.metrics and ctx.service_monitors:
-        ctx.custom_resource(RELEASE, "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": PODS},
-            "podMetricsEndpoints": [{"port": "metrics", "interval": "2m"}],
-        })
+    if ctx.settings.metrics:
+        ctx.monitor(RELEASE, PODS, {"port": "metrics", "interval": "2m"})
 
 
 APP = App(

@@ -23,7 +23,7 @@ from ...config_types import pattern
 from ..app import App, AppContext, AppSettings, logical
 from ..flows import WORLD, Flow, Port, pods
 from ..placement import Resources
-from .kube_prometheus_stack import MONITORING_CRDS, NAMESPACE
+from .kube_prometheus_stack import NAMESPACE
 
 NAME = "openstack-exporter"
 IMAGE = "ghcr.io/openstack-exporter/openstack-exporter:1.7.0"
@@ -109,12 +109,9 @@ def deploy(ctx: AppContext) -> None:
         spec={"selector": PODS, "ports": [{"name": "metrics", "port": PORT, "targetPort": "metrics"}]},
         opts=ctx.opts(depends_on=(deployment,)),
     )
-    if ctx.service_monitors:
-        # The APIs are slow to list a whole project: every 5 minutes, 2 minutes to answer.
-        ctx.custom_resource(NAME, f"{MONITORING_CRDS}/v1", "ServiceMonitor", {
-            "selector": {"matchLabels": PODS},
-            "endpoints": [{"port": "metrics", "interval": "5m", "scrapeTimeout": "2m"}],
-        }, depends_on=(service,))
+    # The APIs are slow to list a whole project: every 5 minutes, 2 minutes to answer.
+    ctx.monitor(NAME, PODS, {"port": "metrics", "interval": "5m", "scrapeTimeout": "2m"}, service=True,
+                depends_on=(service,))
 
 
 APP = App(

@@ -177,11 +177,7 @@ def objects(ctx: AppContext) -> None:
         "target": "prefer-standby",
         "immediate": True,
     }, depends_on=(cluster,))
-    if ctx.service_monitors:
-        ctx.custom_resource(POSTGRESQL, "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": dict(POSTGRESQL_PODS)},
-            "podMetricsEndpoints": [{"port": "metrics", "interval": "2m"}],
-        })
+    ctx.monitor(POSTGRESQL, POSTGRESQL_PODS, {"port": "metrics", "interval": "2m"})
 
 
 APP = App(

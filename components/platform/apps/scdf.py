@@ -410,12 +410,6 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _pod_monitor(ctx: AppContext, name: str, path: str, selector: dict) -> None:
-    endpoint = {"port": "http", "path": path, "interval": "2m"}
-    ctx.custom_resource(name, "monitoring.coreos.com/v1", "PodMonitor",
-                        {"selector": {"matchLabels": selector}, "podMetricsEndpoints": [endpoint]})
-
-
 def kafka_endpoint(cfg: Any) -> tuple[str, str]:
     """(bootstrap servers, SASL mechanism) of the Kafka the stream apps use: ours, or the managed one."""
     ext = kafka_external(cfg) or {}
@@ -473,9 +467,8 @@ def objects(ctx: AppContext) -> None:
     server_rbac = _rbac(ctx, SERVER, SERVER_RULES, deps)
     _deployment(ctx, SERVER, SERVER_IMAGE, SERVER_PORT, "/management/health", server_config(ctx),
                 _server_env(ctx), DATABASES[0], [*deps, *server_rbac, skipper[2]])
-    if ctx.service_monitors:
-        _pod_monitor(ctx, SERVER, "/management/prometheus", SERVER_PODS)
-        _pod_monitor(ctx, SKIPPER, "/actuator/prometheus", SKIPPER_PODS)
+    ctx.monitor(SERVER, SERVER_PODS, {"port": "http", "path": "/management/prometheus", "interval": "2m"})
+    ctx.monitor(SKIPPER, SKIPPER_PODS, {"port": "http", "path": "/actuator/prometheus", "interval": "2m"})
     if ctx.enabled("keda"):
         scaled_objects(ctx)
 

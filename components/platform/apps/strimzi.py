@@ -40,11 +40,9 @@ def values(ctx: AppContext) -> dict:
 
 
 def objects(ctx: AppContext) -> None:
-    if ctx.service_monitors:  # the cluster operator's metrics (container port `http`, /metrics)
-        ctx.custom_resource("strimzi-cluster-operator", "monitoring.coreos.com/v1", "PodMonitor", {
-            "selector": {"matchLabels": OPERATOR_PODS},
-            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "2m"}],
-        }, depends_on=(ctx.releases["strimzi"],))
+    # the cluster operator's metrics (container port `http`, /metrics)
+    ctx.monitor("strimzi-cluster-operator", OPERATOR_PODS, {"port": "http", "path": "/metrics", "interval": "2m"},
+                depends_on=(ctx.releases["strimzi"],))
 
 
 APP = App(

@@ -62,7 +62,7 @@ def test_platform_dashboards_as_resources(any_stack):
 
 
 def test_state_in_postgresql_verified_tls_and_ha_in_prod(any_stack):
-    assert grafana.APP.claims[1] == grafana.DATABASE and not grafana.DATABASE.optional  # Keycloak needs it anyway
+    assert grafana.DATABASE in grafana.APP.claims and not grafana.DATABASE.optional  # Keycloak needs it anyway
     g = _of(any_stack, "Grafana")["grafana"]["spec"]
     db = g["config"]["database"]
     assert db["type"] == "postgres" and db["ssl_mode"] == "verify-full" and "persistentVolumeClaim" not in g

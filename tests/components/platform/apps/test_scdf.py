@@ -275,6 +275,12 @@ def test_scaled_objects_are_valid_against_keda_2_20_2():
     secrets = {(manifest(r)["metadata"]["namespace"], manifest(r)["metadata"]["name"]) for r in result.resources
                if r.type == "kubernetes:core/v1:Secret"}
     assert {("infra", "scdf-keda-kafka"), ("infra", "kafka-keda-scdf")} <= secrets
+    from tests.components.platform.helpers import ancestors
+
+    (cta,) = [r for r in result.resources if r.type.endswith(":ClusterTriggerAuthentication")]
+    (lag,) = [r for r in result.resources if r.type == "kubernetes:core/v1:Secret"
+              and manifest(r)["metadata"]["name"] == "kafka-keda-scdf"]
+    assert lag.urn in ancestors(result, cta)  # it waits for the Secret it reads
     policies = {manifest(r)["metadata"]["name"]: manifest(r)["spec"] for r in result.resources
                 if r.type.endswith("NetworkPolicy") and manifest(r)["metadata"]["namespace"] == "infra"}
     egress = policies["allow-kafka-client-kafka-keda-scdf-out"]
