@@ -24,7 +24,6 @@ from .loki import HTTP_PORT as LOKI_PORT, NAMESPACE, PUSH_SERVICE, TENANT
 CHART = Chart("fluent-bit", "https://fluent.github.io/helm-charts", "0.58.1")
 KAFKA_APP = "kafka"
 KAFKA_USER = "fluent-bit"
-KAFKA_SECRET = f"kafka-{KAFKA_USER}"  # the KafkaAccess claim's Secret, served by the kafka app
 KAFKA_CA = "/fluent-bit/kafka/ca.crt"
 STORAGE = "/var/log/flb-storage/"
 PODS = {"app.kubernetes.io/name": "fluent-bit"}
@@ -51,6 +50,9 @@ STREAMS = (
     # REPORT records are JSON lines: the kubernetes filter merges them, so `type` is a top-level key.
     Stream("trace", "fluentbit.trace", grep="type ^REPORT$"),
 )
+# Writes the streams' topics only (optional: see APP).
+KAFKA = KafkaAccess(KAFKA_USER, write=tuple(s.topic for s in STREAMS), optional=True)
+KAFKA_SECRET = KAFKA.secret  # served by the kafka app
 OWN_CONTAINER_FILES = [s.containers for s in STREAMS if s.containers] + ["/var/log/containers/fluent-bit-*_logging_*.log"]
 LOKI_LABELS = ("job=fluent-bit, node=$kubernetes['host'], namespace=$kubernetes['namespace_name'], "
                "pod=$kubernetes['pod_name'], container=$kubernetes['container_name'], "
@@ -169,7 +171,7 @@ APP = App(
     releases=(ChartRelease(CHART, values),),
     # Without Kafka (disabled) the node logs still go to Loki; the claim's flow reaches the brokers (or the
     # managed Kafka's CIDRs in external mode) on their TLS/SCRAM listener only.
-    claims=(KafkaAccess(KAFKA_USER, write=tuple(s.topic for s in STREAMS), optional=True),),
+    claims=(KAFKA,),
     depends_on=("loki",),
     description="node log shipper → Loki, security/trace streams → Kafka",
 )

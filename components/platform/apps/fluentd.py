@@ -30,7 +30,6 @@ from .loki import NAMESPACE
 CHART = Chart("fluentd", "https://fluent.github.io/helm-charts", "0.6.0")
 IMAGE = {"repository": "docker.io/fluent/fluentd-kubernetes-daemonset", "tag": "v1.19.3-debian-kafka2-1.1"}
 ES_PLUGIN = "fluent-plugin-elasticsearch --version 6.0.0"
-KAFKA_SECRET = "kafka-fluentd"  # the KafkaAccess claim's Secret
 GROUP = "fluentd"
 CA_DIR = "/etc/fluentd-tls"
 BUFFERS = "/var/log/fluent"  # the chart mounts the persistent volume here
@@ -63,6 +62,8 @@ SINKS = (
     Sink("elasticsearch-security", "security", tuple(s.topic for s in STREAMS if s.tag.startswith("security.")), "security"),
 )
 
+KAFKA = KafkaAccess("fluentd", read=tuple(t for s in SINKS for t in s.topics), groups=(GROUP,))
+KAFKA_SECRET = KAFKA.secret
 
 def _env(sink: Sink) -> str:
     return sink.name.split("-")[-1].upper()
@@ -179,7 +180,6 @@ APP = App(
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values),),
     # Each claim opens its one flow: fluentd → the brokers' TLS listener, → each Elasticsearch on 9200.
-    claims=(KafkaAccess("fluentd", read=tuple(t for s in SINKS for t in s.topics), groups=(GROUP,)),
-            *(s.claim for s in SINKS)),
+    claims=(KAFKA, *(s.claim for s in SINKS)),
     description="aggregator: Kafka → Elasticsearch processing (REPORTS) and security",
 )

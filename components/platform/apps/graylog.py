@@ -48,11 +48,15 @@ PODS = {"app.kubernetes.io/instance": RELEASE}
 SERVER_PODS = {"app": "graylog-app"}
 SECRET = "graylog"  # the chart's global.existingSecretName
 ADMIN_SECRET = "graylog-admin"
-MONGO_SECRET = "mongodb-graylog"  # the MongoUser claim's Secret, served by the "mongodb" role
-KAFKA_SECRET = "kafka-graylog"  # the KafkaAccess claim's Secret, served by the "kafka" role
 KAFKA_USER = "graylog"
 USERNAME_HEADER = "Remote-User"
 SECURITY_TOPICS = ("fluentbit.falco", "fluentbit.keycloak", "fluentbit.ingress", "fluentbit.auditd", "fluentbit.wazuh")
+# The claims' flows: the server and its data nodes → MongoDB; the server's Kafka input → the brokers.
+# Graylog's JVMs (server, Data Node) trust only their JDK's CAs and chart 1.0.0 can mount them no truststore:
+# they reach MongoDB without TLS of their own, through the mesh's mTLS (MongoUser.tls=False).
+MONGO = MongoUser(user="graylog", database="graylog", clients=tuple(PODS.items()), tls=False)
+KAFKA = KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,), clients=tuple(SERVER_PODS.items()))
+MONGO_SECRET, KAFKA_SECRET = MONGO.secret, KAFKA.secret
 CONFIG_JOB = "graylog-config"
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "graylog_configure.py"
 MANAGED_PREFIX = "coprs: "
@@ -213,11 +217,7 @@ APP = App(
     name="graylog",
     namespace=NAMESPACE,
     releases=(ChartRelease(CHART, values, name=RELEASE),),
-    # The claims' flows: the server and its data nodes → MongoDB; the server's Kafka input → the brokers.
-    # Graylog's JVMs (server, Data Node) trust only their JDK's CAs and chart 1.0.0 can mount them no truststore:
-    # they reach MongoDB without TLS of their own, through the mesh's mTLS (MongoUser.tls=False).
-    claims=(MongoUser(user="graylog", database="graylog", clients=tuple(PODS.items()), tls=False),
-            KafkaAccess(user=KAFKA_USER, read=SECURITY_TOPICS, groups=(KAFKA_USER,), clients=tuple(SERVER_PODS.items()))),
+    claims=(MONGO, KAFKA),
     routes=(UiRoute("security", SERVICE, WEB_PORT, oidc_client="graylog", plugins=(REMOTE_USER_PLUGIN,)),),
     depends_on=("cert-manager",),
     settings=Settings,

@@ -57,7 +57,8 @@ REALM_JOB_PODS = {"app.kubernetes.io/name": "keycloak-realm", "app.kubernetes.io
 ADMIN_SECRET = "keycloak-admin"
 ADMIN_USER = "admin"
 DB_NAME = "keycloak"
-DB_SECRET = f"{DB_NAME}-postgresql"  # the Database claim's Secret, served by the "database" role
+DATABASE = Database(DB_NAME, clients=tuple(PODS.items()))  # the database, its role and their Secret
+DB_SECRET = DATABASE.secret  # served by the "database" role
 REALM_SECRETS = "keycloak-realm-secrets"
 REALM_IMPORT = "keycloak-realm-import"
 REALM_LABEL = "coprs.esa.int/realm"
@@ -254,7 +255,7 @@ APP = App(
                 plugins=({"name": "proxy-rewrite", "enable": True,
                           "config": {"headers": {"set": {"X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}}}},)),
     ),
-    claims=(Database(DB_NAME, clients=tuple(PODS.items())),),  # the database, its role and the Secret DB_SECRET
+    claims=(DATABASE,),
     depends_on=("cert-manager",),
     optional=("apisix", "openldap"),  # the realm reads the routes the gateway published
     stateful=True,
